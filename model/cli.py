@@ -1,0 +1,281 @@
+"""The `woonsim` command line: run, validate, bench.
+
+Bad input gives one line on stderr naming the field and the problem, exit status 2,
+and nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from . import __version__
+
+EXIT_BAD_INPUT = 2
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool that starts workers with forkserver (fork is unsafe once pyarrow
+    has started threads)."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line, exit status 2."""
+
+
+class Progress:
+    """Runs done and time left, on one self-updating line (or every 10% in a log)."""
+
+    def __init__(self, label: str, stream=None):
+        stream = stream or sys.stderr
+        self.label, self.stream, self.t0 = label, stream, time.perf_counter()
+        self.tty = stream.isatty()
+        self._last_decile = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        elapsed = time.perf_counter() - self.t0
+        left = elapsed / done * (total - done) if done else float("nan")
+        line = f"{self.label}: {done}/{total} runs, {elapsed:.0f} s elapsed, ~{left:.0f} s left"
+        if self.tty:
+            self.stream.write("\r" + line + ("\n" if done == total else ""))
+        elif done * 10 // total != self._last_decile:
+            self._last_decile = done * 10 // total
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def _fmt(x, spec: str = ".3f") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def _print_summary(summary: dict, out=None) -> None:
+    out = out or sys.stdout
+    cols = (
+        "group",
+        "arrivals",
+        "housed",
+        "abandoned",
+        "censored",
+        "p_housed",
+        "mean_wait",
+        "median_wait",
+        "p90_wait",
+        "share_lettings",
+    )
+    rows = []
+    for name, g in summary["groups"].items():
+        rows.append(
+            (
+                name,
+                str(g["arrivals"]),
+                str(g["housed"]),
+                str(g["abandoned"]),
+                str(g["censored"]),
+                _fmt(g["p_housed"]),
+                _fmt(g["mean_wait_housed"]),
+                _fmt(g["median_wait_housed"]),
+                _fmt(g["p90_wait_housed"]),
+                _fmt(g["share_of_lettings"]),
+            )
+        )
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
+    print(
+        f"{summary['scenario']} (seed {summary['seed']}; times in {summary['time_unit']}s;"
+        f" cohort arriving in [{summary['cohort_window'][0]:g}, "
+        f"{summary['cohort_window'][1]:g}])",
+        file=out,
+    )
+    print("  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True)), file=out)
+    for r in rows:
+        print("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)), file=out)
+    v = summary["vacancies"]
+    print(
+        f"vacancies: {v['arrived']} arrived, {v['let']} let, {v['unused']} unused "
+        f"({_fmt(v['unused_share'])})",
+        file=out,
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .market import run
+    from .scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    out = (
+        Path(args.out)
+        if args.out
+        else Path("results") / Path(args.scenario).stem / f"seed-{args.seed}"
+    )
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out: {out} exists and is not a directory")
+    result = run(scenario, args.seed)
+    result.write(out)
+    _print_summary(result.summary())
+    print(f"wrote {out}/summary.json, seekers.parquet, vacancies.parquet")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .validation import CASES, evaluate
+
+    cases = args.cases or list(CASES)
+    for c in cases:
+        if c not in CASES:
+            raise UsageError(f"--cases: unknown case {c!r} (known: {', '.join(CASES)})")
+    progress = Progress("validate")
+    t0 = time.perf_counter()
+    if args.workers == 1:
+        results = evaluate(cases, args.replications, args.root_seed, None, progress)
+    else:
+        with process_pool(args.workers) as ex:
+            results = evaluate(cases, args.replications, args.root_seed, ex, progress)
+    print(
+        f"Validation against the exact values of the validation reference: "
+        f"R = {args.replications} replications per case, seeds "
+        f"SeedSequence({args.root_seed}).spawn({args.replications})."
+    )
+    print(
+        "Pass: |mean - exact| <= t(0.999, R-1) * SE, or within the margin "
+        "(1% of exact; 2% for fluid-limit values)."
+    )
+    head = f"{'case':<19} {'measure':<21} {'exact':>9} {'simulated mean ± SE':>22} {'':>6}"
+    print(head)
+    print("-" * len(head))
+    failed = 0
+    for r in results:
+        ok = r.passed
+        failed += not ok
+        sim = f"{r.mean:.4f} ± {r.se:.4f}"
+        print(
+            f"{r.line.case:<19} {r.line.label:<21} {r.line.exact:>9.4f} {sim:>22} "
+            f"{'pass' if ok else 'FAIL':>6}" + (f"  ({r.line.note})" if r.line.note else "")
+        )
+    print(
+        f"{len(results) - failed} of {len(results)} lines pass "
+        f"({time.perf_counter() - t0:.0f} s, {args.workers} worker(s))."
+    )
+    if args.out:
+        _write_validation_csv(results, Path(args.out))
+    return 0 if failed == 0 else 1
+
+
+def _write_validation_csv(results, path: Path) -> None:
+    import csv
+    import io
+
+    from .results import write_atomically
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(
+        [
+            "case",
+            "measure",
+            "exact",
+            "mean",
+            "se",
+            "t_bound",
+            "margin",
+            "passed",
+            "replications",
+            "note",
+        ]
+    )
+    for r in results:
+        w.writerow(
+            [
+                r.line.case,
+                r.line.label,
+                repr(r.line.exact),
+                repr(r.mean),
+                repr(r.se),
+                repr(r.t_bound),
+                r.line.margin,
+                r.passed,
+                len(r.values),
+                r.line.note,
+            ]
+        )
+    write_atomically(path, lambda tmp: (tmp / "validation.csv").write_text(buf.getvalue()))
+    print(f"wrote {path}/validation.csv")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import benchmark
+
+    return benchmark(repeats=args.repeats, scale=args.scale, out=sys.stdout)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse prints usage too)
+        self.exit(EXIT_BAD_INPUT, f"woonsim: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="woonsim", description="Simulate Dutch social-housing allocation.")
+    p.add_argument("--version", action="version", version=f"woonsim {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    r = sub.add_parser("run", help="run one scenario with one seed")
+    r.add_argument("scenario", help="scenario YAML file")
+    r.add_argument("--seed", type=_positive_int, default=0, help="root seed (default 0)")
+    r.add_argument("--out", help="output directory (default results/SCENARIO/seed-N)")
+    r.set_defaults(fn=cmd_run)
+
+    v = sub.add_parser("validate", help="run the validation table V1-V5 against exact values")
+    v.add_argument("--replications", "-R", type=_positive_int, default=10)
+    v.add_argument("--root-seed", type=_positive_int, default=20220511)
+    v.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+    v.add_argument("--cases", nargs="+", metavar="CASE", help="a subset of the cases")
+    v.add_argument("--out", help="directory to write validation.csv into")
+    v.set_defaults(fn=cmd_validate)
+
+    b = sub.add_parser("bench", help="time the stylized market at regional scale")
+    b.add_argument("--repeats", type=_positive_int, default=5)
+    b.add_argument("--scale", choices=("regional", "national"), default="regional")
+    b.set_defaults(fn=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .scenario import ScenarioError
+
+    args = build_parser().parse_args(argv)
+    if getattr(args, "replications", 2) < 2:
+        print("woonsim: error: --replications: need at least 2", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if getattr(args, "workers", 1) < 1:
+        print("woonsim: error: --workers: need at least 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        return args.fn(args)
+    except (ScenarioError, UsageError) as err:
+        print(f"woonsim: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as err:
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"woonsim: error: {where}{err.strerror or err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("woonsim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""Malformed scenarios and arguments: one line naming the field, exit 2, no traceback,
+nothing written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from model.cli import main
+
+GOOD = """\
+kind: stylized
+name: t
+time_unit: month
+measure: {warmup: 1, window: 10, tail: 1}
+vacancies: {rate: 10}
+allocation: {rule: fifo}
+groups:
+  - {name: a, rate: 3}
+  - {name: b, rate: 2, patience: 4}
+"""
+
+# (case, text transformation, expected start of the error message after "woonsim: error: ")
+CASES = [
+    (
+        "unknown key",
+        lambda s: s.replace("rate: 3}", "rate: 3, colour: red}"),
+        "groups[0].colour: unknown key",
+    ),
+    ("unknown top-level key", lambda s: s + "horizon: 20\n", "horizon: unknown key"),
+    (
+        "wrong type",
+        lambda s: s.replace("rate: 3}", "rate: three}"),
+        "groups[0].rate: input should be a valid number",
+    ),
+    (
+        "bool as number",
+        lambda s: s.replace("rate: 10}", "rate: true}"),
+        "vacancies.rate: input should be a valid number",
+    ),
+    (
+        "negative rate",
+        lambda s: s.replace("rate: 3}", "rate: -3}"),
+        "groups[0].rate: input should be greater than or equal to 0",
+    ),
+    (
+        "negative vacancy rate",
+        lambda s: s.replace("rate: 10}", "rate: -1}"),
+        "vacancies.rate: input should be greater than or equal to 0",
+    ),
+    (
+        "zero patience",
+        lambda s: s.replace("patience: 4", "patience: 0"),
+        "groups[1].patience: input should be greater than 0",
+    ),
+    (
+        "quota share above 1",
+        lambda s: s.replace("{rule: fifo}", "{rule: quota, quota: {share: 1.5, groups: [a]}}"),
+        "allocation.quota.share: input should be less than or equal to 1",
+    ),
+    (
+        "quota share below 0",
+        lambda s: s.replace("{rule: fifo}", "{rule: quota, quota: {share: -0.1, groups: [a]}}"),
+        "allocation.quota.share: input should be greater than or equal to 0",
+    ),
+    (
+        "unknown quota group",
+        lambda s: s.replace("{rule: fifo}", "{rule: quota, quota: {share: 0.3, groups: [c]}}"),
+        "allocation.quota.groups[0]: unknown group 'c'",
+    ),
+    (
+        "quota without quota rule",
+        lambda s: s.replace("{rule: fifo}", "{rule: fifo, quota: {share: 0.3, groups: [a]}}"),
+        "allocation.quota: only allowed when rule is quota",
+    ),
+    (
+        "quota rule without quota",
+        lambda s: s.replace("{rule: fifo}", "{rule: quota}"),
+        "allocation.quota: required when rule is quota",
+    ),
+    (
+        "unknown unused",
+        lambda s: s.replace(
+            "{rule: fifo}", "{rule: quota, quota: {share: 0.3, groups: [a], unused: keep}}"
+        ),
+        "allocation.quota.unused: input should be 'pass_on' or 'lose'",
+    ),
+    (
+        "unknown rule",
+        lambda s: s.replace("{rule: fifo}", "{rule: points}"),
+        "allocation.rule: input should be 'fifo', 'lottery', 'priority' or 'quota'",
+    ),
+    (
+        "priority rule without priority group",
+        lambda s: s.replace("{rule: fifo}", "{rule: priority}"),
+        "allocation.rule: priority needs at least one group with priority: true",
+    ),
+    (
+        "empty groups",
+        lambda s: s[: s.index("groups:")] + "groups: []\n",
+        "groups: needs at least 1 item(s)",
+    ),
+    (
+        "duplicate group",
+        lambda s: s.replace("name: b", "name: a"),
+        "groups[1].name: duplicate group name 'a'",
+    ),
+    (
+        "missing key",
+        lambda s: s.replace("time_unit: month\n", ""),
+        "time_unit: required key is missing",
+    ),
+    (
+        "zero window",
+        lambda s: s.replace("window: 10", "window: 0"),
+        "measure.window: input should be greater than 0",
+    ),
+    (
+        "unknown kind",
+        lambda s: s.replace("kind: stylized", "kind: galaxy"),
+        "kind: unknown scenario kind 'galaxy'",
+    ),
+    ("not a mapping", lambda s: "- just\n- a list\n", "scenario: expected a mapping"),
+    ("invalid YAML", lambda s: s.replace("measure: {", "measure: ["), "{path}: invalid YAML"),
+]
+
+
+@pytest.mark.parametrize(("case", "edit", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_bad_scenario(tmp_path, capsys, case, edit, expected):
+    path = tmp_path / "scenario.yaml"
+    path.write_text(edit(GOOD))
+    out = tmp_path / "out"
+    code = main(["run", str(path), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1, err
+    assert err.startswith("woonsim: error: " + expected.format(path=path)), err
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["scenario.yaml"]  # no temp dirs left
+
+
+def test_good_scenario_runs(tmp_path, capsys):
+    path = tmp_path / "scenario.yaml"
+    path.write_text(GOOD)
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--seed", "3"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "seekers.parquet",
+        "summary.json",
+        "vacancies.parquet",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("what", "make"),
+    [
+        ("missing file", lambda d: d / "nope.yaml"),
+        ("directory", lambda d: d),
+        ("not UTF-8", lambda d: (d / "bin.yaml").write_bytes(b"\xff\xfe\x00") and d / "bin.yaml"),
+    ],
+)
+def test_unreadable_file(tmp_path, capsys, what, make):
+    path = make(tmp_path)
+    code = main(["run", str(path), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(f"woonsim: error: {path}: ")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "x.yaml", "--seed", "-1"],
+        ["run", "x.yaml", "--seed", "seven"],
+        ["validate", "--replications", "1"],
+        ["validate", "--cases", "v9"],
+        ["frobnicate"],
+    ],
+)
+def test_bad_arguments(capsys, args):
+    try:
+        code = main(args)
+    except SystemExit as e:  # argparse exits itself
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("woonsim: error: "), err
+
+
+def test_out_is_a_file(tmp_path, capsys):
+    path = tmp_path / "s.yaml"
+    path.write_text(GOOD)
+    (tmp_path / "taken").write_text("x")
+    assert main(["run", str(path), "--out", str(tmp_path / "taken")]) == 2
+    assert "--out" in capsys.readouterr().err
+
+
+def test_real_process_prints_no_traceback(tmp_path):
+    """The installed console script, in its own process."""
+    path = tmp_path / "s.yaml"
+    path.write_text(GOOD.replace("rate: 3}", "rate: -3}"))
+    woonsim = Path(sys.executable).with_name("woonsim")
+    p = subprocess.run(
+        [str(woonsim), "run", str(path), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert p.returncode == 2
+    assert p.stderr.strip().splitlines() == [
+        "woonsim: error: groups[0].rate: input should be greater than or equal to 0 (got -3)"
+    ]
+    assert "Traceback" not in p.stderr and p.stdout == ""
+    assert not (tmp_path / "o").exists()
