@@ -72,11 +72,6 @@ CASES = [
         "allocation.quota.groups[0]: unknown group 'c'",
     ),
     (
-        "quota without quota rule",
-        lambda s: s.replace("{rule: fifo}", "{rule: fifo, quota: {share: 0.3, groups: [a]}}"),
-        "allocation.quota: only allowed when rule is quota",
-    ),
-    (
         "quota rule without quota",
         lambda s: s.replace("{rule: fifo}", "{rule: quota}"),
         "allocation.quota: required when rule is quota",
@@ -140,6 +135,47 @@ def test_bad_scenario(tmp_path, capsys, case, edit, expected):
     assert err.startswith("woonsim: error: " + expected.format(path=path)), err
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["scenario.yaml"]  # no temp dirs left
+
+
+REFERENCE_EXAMPLE = """\
+kind: stylized
+name: V2 strict priority
+time_unit: month            # a label; every rate is per this unit
+measure: {warmup: 300, window: 20000, tail: 3000}
+vacancies: {rate: 10}       # Poisson
+allocation:
+  rule: priority            # fifo | lottery | priority | quota
+  order: fifo               # order within a list: fifo | lottery (default fifo)
+  quota: {share: 0.35, groups: [priority], unused: pass_on}   # rule: quota only
+groups:
+  - {name: priority, rate: 3, priority: true}
+  - {name: regular, rate: 6, patience: null}  # patience = mean of an exponential
+"""
+
+
+def test_the_issues_example_loads_as_written(tmp_path):
+    """The format is an interface: the specification's example loads unchanged, and its
+    quota block (used only by rule quota) does not change the priority run."""
+    from model import load_scenario, run
+
+    path = tmp_path / "example.yaml"
+    path.write_text(REFERENCE_EXAMPLE)
+    sc = load_scenario(path)
+    assert sc.allocation.rule == "priority" and sc.allocation.quota.share == 0.35
+    short = sc.model_copy(
+        update={"measure": sc.measure.model_copy(update={"window": 200.0, "tail": 50.0})}
+    )
+    no_quota = short.model_copy(
+        update={"allocation": short.allocation.model_copy(update={"quota": None})}
+    )
+    assert run(short, 1).let_to.tolist() == run(no_quota, 1).let_to.tolist()
+
+
+def test_quota_block_is_validated_even_when_unused(tmp_path, capsys):
+    path = tmp_path / "s.yaml"
+    path.write_text(REFERENCE_EXAMPLE.replace("groups: [priority]", "groups: [urgent]"))
+    assert main(["run", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert "allocation.quota.groups[0]: unknown group 'urgent'" in capsys.readouterr().err
 
 
 def test_good_scenario_runs(tmp_path, capsys):
