@@ -217,6 +217,10 @@ class Vacancy(mesa.Agent):
         return None if s < 0 else self.model.seeker(s)
 
 
-def run(scenario: StylizedScenario, seed: int | np.random.SeedSequence = 0) -> RunResult:
-    """A run is a pure function of (scenario, seed)."""
+def run(scenario, seed: int | np.random.SeedSequence = 0):
+    """A run is a pure function of (scenario, seed); any scenario kind."""
+    if scenario.kind == "region":
+        from .region import RegionalMarket
+
+        return RegionalMarket(scenario, seed).run()
     return HousingMarket(scenario, seed).run()

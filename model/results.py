@@ -49,7 +49,7 @@ class RunResult:
     vacancy_time: np.ndarray
     vacancy_class: np.ndarray
     let_to: np.ndarray  # seeker row per vacancy, -1 when unused
-    reachable: np.ndarray  # (vacancies, groups): groups the rule lets a vacancy go to
+    reachable: np.ndarray | None  # (vacancies, groups): groups a vacancy may go to
     waiting_in_lists: int  # seekers the rule's lists still hold at `now`
 
     @classmethod
@@ -77,7 +77,7 @@ class RunResult:
     # --- cohort summary --------------------------------------------------------------
     @property
     def window(self) -> tuple[float, float]:
-        m = self.scenario.measure
+        m = self.scenario.cohort_measure
         return m.warmup, m.warmup + m.window
 
     def cohort(self) -> np.ndarray:
@@ -130,7 +130,7 @@ class RunResult:
             "time_unit": sc.time_unit,
             "version": __version__,
             "scenario_sha256": sc.digest(),
-            "rule": sc.allocation.rule,
+            "rule": sc.rule_label,
             "cohort_window": [w0, w1],
             "end": self.now,
             "groups": groups,
@@ -222,7 +222,7 @@ class RunResult:
         # go to. Waiting in group g at t = arrived by t - exited by t.
         unused = np.flatnonzero(~let)
         still = self.reason == CENSORED
-        for g in range(len(self.scenario.groups)):
+        for g in range(len(self.scenario.groups) if self.reachable is not None else 0):
             mine = self.group == g
             arr = self.arrival[mine]
             gone = np.sort(np.where(still[mine], np.inf, self.exit[mine]))

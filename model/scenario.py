@@ -35,6 +35,11 @@ class ScenarioError(ValueError):
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
+    def digest(self) -> str:
+        """SHA-256 of the canonical JSON form: identifies the scenario in outputs."""
+        canon = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canon.encode()).hexdigest()
+
 
 NonNegative = Annotated[float, Field(ge=0)]
 Positive = Annotated[float, Field(gt=0)]
@@ -137,10 +142,13 @@ class StylizedScenario(_Strict):
     def group_names(self) -> list[str]:
         return [g.name for g in self.groups]
 
-    def digest(self) -> str:
-        """SHA-256 of the canonical JSON form: identifies the scenario in outputs."""
-        canon = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canon.encode()).hexdigest()
+    @property
+    def cohort_measure(self) -> Measure:
+        return self.measure
+
+    @property
+    def rule_label(self) -> str:
+        return self.allocation.rule
 
 
 Scenario = StylizedScenario
@@ -196,22 +204,36 @@ def _one_line(err: ValidationError) -> str:
     return f"{loc}: {msg[0].lower()}{msg[1:]}{shown}"
 
 
-def parse_scenario(data: Any) -> StylizedScenario:
+def parse_scenario(data: Any):
     """Validate a parsed mapping; raise `ScenarioError` with a one-line message."""
     if not isinstance(data, dict):
         raise ScenarioError(f"scenario: expected a mapping of keys, got {type(data).__name__}")
     kind = data.get("kind")
     if kind is None:
-        raise ScenarioError("kind: required key is missing (expected 'stylized')")
-    if kind != "stylized":
-        raise ScenarioError(f"kind: unknown scenario kind {kind!r} (expected 'stylized')")
+        raise ScenarioError("kind: required key is missing (expected 'stylized' or 'region')")
+    if kind not in ("stylized", "region"):
+        raise ScenarioError(
+            f"kind: unknown scenario kind {kind!r} (expected 'stylized' or 'region')"
+        )
+    if kind == "region":
+        from .region_scenario import RegionScenario as cls
+    else:
+        cls = StylizedScenario
     try:
-        return StylizedScenario.model_validate(data)
+        scenario = cls.model_validate(data)
     except ValidationError as err:
         raise ScenarioError(_one_line(err)) from None
+    if kind == "region":
+        from .data import region
+
+        try:
+            region(scenario.municipalities)
+        except KeyError as err:
+            raise ScenarioError(f"municipalities: {err.args[0]}") from None
+    return scenario
 
 
-def load_scenario(path: str | Path) -> StylizedScenario:
+def load_scenario(path: str | Path):
     """Read and validate a scenario YAML file."""
     path = Path(path)
     try:
