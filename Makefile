@@ -1,5 +1,5 @@
 # Two commands on a fresh machine (each creates .venv from the pins when it is missing):
-#   make run    the main job on the embedded default scenario; results in results/
+#   make run    the main job: the default region (Haaglanden); results in results/
 #   make test   lint + the test suite (what CI runs)
 PYTHON ?= python3.12
 VENV   := .venv
@@ -18,7 +18,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/woonsim run experiments/scenarios/stylized_region.yaml --seed 1 --out results/stylized_region
+	$(BIN)/woonsim run experiments/scenarios/haaglanden.yaml --seed 1 --out results/haaglanden
 
 test: $(STAMP)
 	$(BIN)/ruff check .

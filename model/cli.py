@@ -102,6 +102,35 @@ def _print_summary(summary: dict, out=None) -> None:
     )
 
 
+def _print_region(summary: dict, out=None) -> None:
+    out = out or sys.stdout
+    r = summary["region"]
+    y0, y1 = r["years_reported"]
+    print(f"{summary['scenario']} (seed {summary['seed']}; {y0}-{y1}; times in years)", file=out)
+    cols = ("group", "lettings/yr", "share", "med. registration", "med. search", "p_housed")
+    print(
+        f"{cols[0]:<30} {cols[1]:>11} {cols[2]:>6} {cols[3]:>17} {cols[4]:>11} {cols[5]:>8}",
+        file=out,
+    )
+    years = y1 - y0 + 1
+    for name, g in summary["groups"].items():
+        n = sum(g["lettings_by_route"].values())
+        reg, srch = g["registration_time_at_letting"], g["search_time_at_letting"]
+        print(
+            f"{name:<30} {n / years:>11.0f} {_fmt(g['share_of_lettings'], '.3f'):>6} "
+            f"{_fmt(reg and reg['median'], '.2f'):>17} {_fmt(srch and srch['median'], '.2f'):>11}"
+            f" {_fmt(g['p_housed'], '.3f'):>8}",
+            file=out,
+        )
+    print(
+        f"lettings per year {r['lettings_per_year']:.0f}; to aandachtsgroepen "
+        f"{_fmt(r['aandachtsgroep_share_of_lettings'], '.1%')}; refusals per letting "
+        f"{_fmt(r['refusals_per_letting'], '.2f')}; statushouder backlog at end "
+        f"{sum(r['statushouder_backlog_at_end']):.0f} households",
+        file=out,
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .market import run
     from .scenario import load_scenario
@@ -115,9 +144,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out: {out} exists and is not a directory")
     result = run(scenario, args.seed)
-    result.write(out)
-    _print_summary(result.summary())
-    print(f"wrote {out}/summary.json, seekers.parquet, vacancies.parquet")
+    written = result.write(out)
+    summary = result.summary()
+    (_print_region if "region" in summary else _print_summary)(summary)
+    files = ", ".join(sorted(p.name for p in written.iterdir()))
+    print(f"wrote {out}: {files}")
     return 0
 
 

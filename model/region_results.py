@@ -240,18 +240,29 @@ class RegionResult:
         return pa.Table.from_pylist(rows)
 
     def backlog_table(self) -> pa.Table:
-        m = self.market
+        """Per half-year and municipality: the taakstelling backlog (task minus housed,
+        carried over) and the waiting line in reception (statushouder households linked
+        to the municipality and not yet housed at the end of the half-year)."""
+        m, b = self.market, self.base
         bl = self.statushouder_backlog()
         sc = m.spec
-        rows = [
-            {
-                "halfyear": f"{sc.start_year + h // 2}-H{h % 2 + 1}",
-                "municipality": x.code,
-                "statushouder_backlog_households": float(bl[h, i]),
-            }
-            for h in range(len(bl))
-            for i, x in enumerate(m.munis)
-        ]
+        h0 = round(2 * sc.burn_in_years)
+        sh = np.flatnonzero(m.reg.kind == KINDS["statushouder"])
+        rows = []
+        for h in range(len(bl)):
+            t_end = (h0 + h + 1) / 2
+            housed = (b.reason[sh] == HOUSED) & (b.exit[sh] <= t_end)
+            waiting = sh[(b.arrival[sh] <= t_end) & ~housed]
+            in_line = np.bincount(m.reg.muni[waiting], minlength=m.n_munis)
+            rows += [
+                {
+                    "halfyear": f"{sc.start_year + h // 2}-H{h % 2 + 1}",
+                    "municipality": x.code,
+                    "taakstelling_backlog_households": float(bl[h, i]),
+                    "waiting_in_reception_households": int(in_line[i]),
+                }
+                for i, x in enumerate(m.munis)
+            ]
         return pa.Table.from_pylist(rows)
 
     def seekers_table(self) -> pa.Table:
