@@ -125,15 +125,17 @@ class Adverts:
             return
         seekers, advert_idx = m.sample_reactions(pool, adv, t)
         m.reactions[adv] += np.bincount(advert_idx, minlength=len(adv))
-        keys = m.rank_keys(seekers, adv[advert_idx], t)
-        order = np.lexsort((*keys[::-1], advert_idx))
-        advert_sorted = advert_idx[order]
-        seekers_sorted = seekers[order]
-        bounds = np.searchsorted(advert_sorted, np.arange(len(adv) + 1))
-        for k, v in enumerate(adv.tolist()):
-            a, b = bounds[k], bounds[k + 1]
-            if b > a:
-                self._ranked[v] = seekers_sorted[a:b].tolist()
+        not_urgent, not_theirs, not_local, third = m.rank_keys(seekers, adv[advert_idx], t)
+        # one small integer: urgency, then designation, then label
+        flags = not_urgent.astype(np.int8) * 4 + not_theirs * 2 + not_local
+        order = np.lexsort((third, flags, advert_idx))
+        ranked = seekers[order].tolist()
+        bounds = np.searchsorted(advert_idx[order], np.arange(len(adv) + 1)).tolist()
+        self._ranked = {
+            v: ranked[bounds[k] : bounds[k + 1]]
+            for k, v in enumerate(adv.tolist())
+            if bounds[k + 1] > bounds[k]
+        }
 
     def pop(self, v: int, t: float) -> int:
         m = self.mkt

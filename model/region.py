@@ -22,15 +22,18 @@ import numpy as np
 
 from .allocation import UniformDraws
 from .channels import Adverts, BindingOffers, CycleRule, DirectPlacement
+from .data import municipalities
 from .data import region as region_table
 from .market import poisson_times
 from .region_scenario import RegionScenario
 from .streams import as_seed_sequence, stream
 
-__all__ = ["Municipality", "RegionalMarket", "taakstelling_split"]
+__all__ = ["Municipality", "RegionalMarket", "period_of", "taakstelling_split"]
 
 SIZES = ("small", "medium", "large")
-RENTS = ("cheap", "affordable", "upper", "free")
+# rent class: <= kwaliteitskortingsgrens, <= lage aftoppingsgrens, <= hoge aftoppingsgrens,
+# <= liberalisatiegrens, above it
+RENTS = ("cheap", "low_aftopping", "high_aftopping", "upper", "free")
 LABELS = ("none", "youth", "senior")
 N_SEG, N_LAB = len(SIZES) * len(RENTS), len(LABELS)
 N_LOCAL = N_SEG * N_LAB  # cells per municipality
@@ -39,30 +42,44 @@ ROUTES = ("advert", "lottery", "binding", "statushouder", "contingent")
 
 # Eligibility (docs/ODD.md §3.6). Household size 1, 2, 3+ x dwelling small, medium, large:
 SIZE_OK = np.array([[1, 1, 0], [1, 1, 0], [0, 1, 1]], dtype=bool)
-# Income huurtoeslag (passend toewijzen), up to the DAEB limit, above it x rent class:
-RENT_OK = np.array([[1, 1, 0, 0], [1, 1, 1, 1], [0, 0, 0, 1]], dtype=bool)
+# Income (huurtoeslag, up to the DAEB limit, above it) x household size x rent class.
+# Passend toewijzen: huurtoeslag households up to the lage aftoppingsgrens (1-2 persons)
+# or the hoge aftoppingsgrens (3+ persons); above the DAEB limit only the free sector.
+RENT_OK = np.zeros((3, 3, 5), dtype=bool)
+RENT_OK[0, :2, :2] = True
+RENT_OK[0, 2, :3] = True
+RENT_OK[1] = True
+RENT_OK[2, :, 4] = True
 # Age under 23, 23-54, 55+ x label none, youth, senior:
 LABEL_OK = np.array([[1, 1, 0], [1, 0, 0], [1, 0, 1]], dtype=bool)
 
 
+def local_cell(size: int, rent: int, label: int) -> int:
+    """Index of a (size class, rent class, age label) cell within a municipality."""
+    return (size * len(RENTS) + rent) * N_LAB + label
+
+
 def _eligibility() -> np.ndarray:
-    """(27 household types, 36 local cells): which cells a household type may rent."""
+    """(27 household types, 45 local cells): which cells a household type may rent."""
     out = np.zeros((27, N_LOCAL), dtype=bool)
     for h in range(3):
         for i in range(3):
             for a in range(3):
                 for size in range(3):
-                    for rent in range(4):
+                    for rent in range(len(RENTS)):
                         for lab in range(3):
-                            out[h * 9 + i * 3 + a, (size * 4 + rent) * 3 + lab] = (
-                                SIZE_OK[h, size] and RENT_OK[i, rent] and LABEL_OK[a, lab]
+                            out[h * 9 + i * 3 + a, local_cell(size, rent, lab)] = (
+                                SIZE_OK[h, size] and RENT_OK[i, h, rent] and LABEL_OK[a, lab]
                             )
     return out
 
 
 ELIGIBLE = _eligibility()
 # After relax_after_weeks unlet, only the income rules (law) remain:
-ELIGIBLE_RELAXED = RENT_OK[(np.arange(27) // 3) % 3][:, np.arange(N_LOCAL) // 3 % 4]
+_HT, _CELL = np.arange(27), np.arange(N_LOCAL)
+ELIGIBLE_RELAXED = RENT_OK[
+    (_HT // 3 % 3)[:, None], (_HT // 9)[:, None], (_CELL // N_LAB % len(RENTS))[None, :]
+]
 
 
 def taakstelling_split(
@@ -79,10 +96,22 @@ def taakstelling_split(
     return base.astype(np.int64)
 
 
+def period_of(t, per_year: int = 1):
+    """Index of the period (year: 1, half-year: 2) a letting at time t belongs to.
+    Lettings happen at the close of a cycle, so a letting at a period's end boundary
+    belongs to the period that ends there."""
+    k = np.floor(per_year * np.asarray(t, dtype=float) - 1e-9).astype(np.int64)
+    return int(k) if np.ndim(k) == 0 else k
+
+
 def largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
     """Split an integer total over weights in whole units that add up exactly."""
     w = np.asarray(weights, dtype=float)
-    exact = total * w / w.sum() if w.sum() > 0 else np.zeros_like(w)
+    if w.sum() <= 0:
+        if total:
+            raise ValueError("largest_remainder: cannot split a total over zero weights")
+        return np.zeros(len(w), dtype=np.int64)
+    exact = total * w / w.sum()
     base = np.floor(exact)
     short = int(round(total - base.sum()))
     base[np.argsort(-(exact - base), kind="stable")[:short]] += 1
@@ -155,10 +184,10 @@ class RegionalMarket(mesa.Model):
     # --- set-up ---------------------------------------------------------------------
     def _init_stock(self) -> None:
         st = self.spec.stock
-        seg = np.outer(st.size_mix, st.rent_mix).ravel()  # 12 segments
+        seg = np.outer(st.size_mix, st.rent_mix).ravel()  # 15 segments
         label = np.zeros((N_SEG, N_LAB))
         for s in range(N_SEG):
-            size = s // 4
+            size = s // len(RENTS)
             youth = st.youth_label_share if size == 0 else 0.0
             senior = st.senior_label_share if size in (0, 1) else 0.0
             label[s] = (1 - youth - senior, youth, senior)
@@ -183,6 +212,21 @@ class RegionalMarket(mesa.Model):
         # toward_30: municipalities further below 30% social stock take more
         gap = np.clip(0.30 * np.array([x.dwellings for x in m]) - social, 0, None)
         return gap if gap.sum() > 0 else pop
+
+    def taakstelling_persons(self) -> np.ndarray:
+        """Each municipality's half-yearly statushouder task in persons. By population
+        (the law): its share of the national split over all 342 municipalities. By
+        another key: the region's total of those shares, split by that key."""
+        st, key = self.spec.statushouders, self.spec.allocation.task_distribution
+        nl = municipalities()
+        national = taakstelling_split(
+            st.national_per_halfyear, nl["population_2024"], st.national_population
+        )
+        position = {c: i for i, c in enumerate(nl["code"])}
+        mine = national[[position[m.code] for m in self.munis]]
+        if key == "population":
+            return mine
+        return largest_remainder(int(mine.sum()), self._weights(key))
 
     def _draw_seekers(self) -> RegionRegister:
         sc = self.spec
@@ -314,7 +358,11 @@ class RegionalMarket(mesa.Model):
         self.contingent_used = np.zeros(M, np.int64)
         social = np.array([m.corporation_start for m in self.munis], float)
         al = self.spec.allocation
-        self.contingent_budget = al.contingent_per_1000_social * social / 1000
+        self.contingent_budget = (
+            np.array([al.contingent_dwellings.get(m.code, 0.0) for m in self.munis])
+            if al.contingent_dwellings is not None
+            else al.contingent_per_1000_social * social / 1000
+        )
         self.staff_capacity = (
             np.full(M, np.inf)
             if al.staff_capacity_per_1000_social is None
@@ -453,10 +501,10 @@ class RegionalMarket(mesa.Model):
         return bool(self._vcols["designated"][v])
 
     def direct_capacity_left(self, mu: int, budget: str | None, v: int) -> bool:
-        if self.direct_used[mu] >= self.staff_capacity[mu]:
+        if self.direct_used[mu] >= self._staff_allowed[mu]:
             return False
         if budget == "contingent" and not self._designated(v):
-            return self.contingent_used[mu] < self.contingent_budget[mu]
+            return self.contingent_used[mu] < self._contingent_allowed[mu]
         return True
 
     def use_direct_capacity(self, mu: int, budget: str | None, v: int) -> None:
@@ -569,8 +617,9 @@ class RegionalMarket(mesa.Model):
         return seekers[s_idx], chosen[s_idx, j_idx]
 
     def rank_keys(self, seekers: np.ndarray, adv: np.ndarray, t: float):
-        """Rank keys, most important first: matching urgency, label, then registration
-        time (earliest first), a lottery draw, or points."""
+        """Rank keys, most important first: matching urgency; on an advert designated for
+        aandachtsgroepen, aandachtsgroep households; the local-binding label; then
+        registration time (earliest first), a lottery draw, or points."""
         reg = self.reg
         urgent = (
             (reg.kind[seekers] == KINDS["urgent"])
@@ -587,13 +636,12 @@ class RegionalMarket(mesa.Model):
         else:
             base = reg.registration[seekers]
         third = np.where(self._vcols["lottery"][adv], self._lottery_rng.random(len(adv)), base)
-        return (~urgent, ~local, third)
+        for_them = self._vcols["designated"][adv] & reg.aandacht[seekers]
+        return (~urgent, ~for_them, ~local, third)
 
     # --- time -----------------------------------------------------------------------
-    def calendar_year(self, t: float) -> int:
-        return int(self.spec.start_year + np.floor(t - self.spec.burn_in_years + 1e-9))
-
     def _year_index(self, t: float) -> int:
+        """Year of a cycle that starts at t."""
         return int(np.floor(t + 1e-9))
 
     def step(self) -> None:
@@ -624,6 +672,16 @@ class RegionalMarket(mesa.Model):
         self._year = yi
         self.direct_used[:] = 0
         self.contingent_used[:] = 0
+        # yearly budgets in whole dwellings; the fraction is carried to the next year
+        for name in ("staff", "contingent"):
+            budget = self.staff_capacity if name == "staff" else self.contingent_budget
+            carry = getattr(self, f"_{name}_carry", np.zeros(self.n_munis)) + budget
+            finite = np.isfinite(carry)  # an unlimited budget (inf) stays unlimited
+            allowed = np.where(finite, np.floor(np.where(finite, carry, 0) + 1e-9), np.inf)
+            setattr(self, f"_{name}_allowed", allowed)
+            setattr(
+                self, f"_{name}_carry", np.where(finite, carry - np.where(finite, allowed, 0), 0)
+            )
         occ = (self.occupied + self.vacant).reshape(self.n_munis, N_LOCAL).sum(axis=1)
         self.stock_at_year_start[yi] = occ
         self.dwellings_at_year_start[yi] = [m.dwellings for m in self.munis]
@@ -717,7 +775,7 @@ class RegionalMarket(mesa.Model):
         np.add.at(self.occupied, cells, 1)
         sh = self.reg.kind[s] == KINDS["statushouder"]
         if sh.any():
-            np.add.at(self.sh_housed[int(np.floor(2 * t - 1e-9))], vc["muni"][v[sh]], 1)
+            np.add.at(self.sh_housed[period_of(t, 2)], vc["muni"][v[sh]], 1)
         leavers = self.reg.leaves[s]
         if leavers.any():
             notice = self.spec.flows.notice_weeks / 52

@@ -19,7 +19,7 @@ from .region import (
     N_LOCAL,
     ROUTES,
     RegionalMarket,
-    taakstelling_split,
+    period_of,
 )
 from .results import HOUSED, InvariantError, RunResult, write_atomically
 
@@ -73,13 +73,9 @@ class RegionResult:
     def vac(self) -> dict[str, np.ndarray]:
         return {k: a[: self.market.n_vac] for k, a in self.market._vcols.items()}
 
-    def year_of(self, t: np.ndarray) -> np.ndarray:
-        sc = self.market.spec
-        return (sc.start_year + np.floor(np.asarray(t) - sc.burn_in_years + 1e-9)).astype(int)
-
     def _reported(self, t: np.ndarray) -> np.ndarray:
-        """Times after the burn-in (the reported calendar years)."""
-        return np.asarray(t) >= self.market.spec.burn_in_years - 1e-9
+        """Times in the reported calendar years (after the burn-in), by `period_of`."""
+        return period_of(np.asarray(t, dtype=float), 1) >= round(self.market.spec.burn_in_years)
 
     def summary(self) -> dict:
         m, b, sc = self.market, self.base, self.market.spec
@@ -163,6 +159,18 @@ class RegionResult:
                     ),
                     "registration_time_at_letting": _dist(reg_time[housed_here]),
                     "search_time_at_letting": _dist(search[housed_here]),
+                    "groups": {
+                        name: {
+                            "lettings": int((b.group[housed_here] == gi).sum()),
+                            "registration_time_at_letting": _dist(
+                                reg_time[housed_here[b.group[housed_here] == gi]]
+                            ),
+                            "search_time_at_letting": _dist(
+                                search[housed_here[b.group[housed_here] == gi]]
+                            ),
+                        }
+                        for gi, name in enumerate(m.spec.group_names)
+                    },
                     "social_share_start": float(
                         social0[i] / m.dwellings_at_year_start[int(round(m.spec.burn_in_years))][i]
                     ),
@@ -178,14 +186,7 @@ class RegionResult:
         sc = m.spec
         if not any(g.kind == "statushouder" for g in sc.groups):
             return np.zeros((1, m.n_munis), np.int64)
-        st = sc.statushouders
-        w = m._weights(sc.allocation.task_distribution)
-        pop_region = sum(x.population for x in m.munis)
-        regional_persons = taakstelling_split(
-            st.national_per_halfyear, np.array([pop_region]), st.national_population
-        )[0]
-        task_persons = np.floor(regional_persons * w / w.sum() + 0.5)
-        task_hh = task_persons / st.persons_per_household
+        task_hh = m.taakstelling_persons() / sc.statushouders.persons_per_household
         h0 = int(round(2 * sc.burn_in_years))
         backlog, rows = np.zeros(m.n_munis), []
         for h in range(h0, int(round(2 * m.horizon))):
@@ -203,10 +204,17 @@ class RegionResult:
         let = v["let_to"] >= 0
         lt = np.where(let, v["let_time"], np.nan)
         y0 = int(round(sc.burn_in_years))
+        n_groups = len(sc.groups)
         rows = []
         for yi in range(y0, int(round(m.horizon))):
             year = sc.start_year + yi - y0
-            in_year = let & (lt >= yi) & (lt < yi + 1)
+            in_year = let & (period_of(np.nan_to_num(lt, nan=-1.0), 1) == yi)
+            # on a list at the end of the year (home municipality): arrived, not yet left
+            on_list = (b.arrival <= yi + 1) & (b.exit > yi + 1)
+            waiting = np.bincount(
+                m.reg.muni[on_list].astype(np.int64) * n_groups + b.group[on_list],
+                minlength=m.n_munis * n_groups,
+            )
             for i, x in enumerate(m.munis):
                 mine = in_year & (v["muni"] == i)
                 tenants = v["let_to"][mine]
@@ -218,6 +226,7 @@ class RegionResult:
                             "municipality": x.code,
                             "group": name,
                             "lettings": len(t_g),
+                            "waiting_end_of_year": int(waiting[i * n_groups + gi]),
                             "median_registration_time": float(
                                 np.median(b.exit[t_g] - m.reg.registration[t_g])
                             )

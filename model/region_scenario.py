@@ -19,7 +19,7 @@ NonNeg = Annotated[float, Field(ge=0)]
 Pos = Annotated[float, Field(gt=0)]
 Code = Annotated[str, Field(pattern=r"^GM\d{4}$")]
 Mix3 = Annotated[list[NonNeg], Field(min_length=3, max_length=3)]
-Mix4 = Annotated[list[NonNeg], Field(min_length=4, max_length=4)]
+Mix5 = Annotated[list[NonNeg], Field(min_length=5, max_length=5)]
 
 # How a group gets a dwelling.
 GROUP_KINDS = ("regular", "urgent", "statushouder", "contingent")
@@ -29,11 +29,12 @@ class Stock(_Strict):
     """Split of each municipality's corporation stock into allocation segments.
 
     size: small (1-2 rooms), medium (3), large (4+); rent: cheap (<= kwaliteitskortings-
-    grens), affordable (<= aftoppingsgrens), upper (<= liberalisatiegrens), free (above).
+    grens), <= lage aftoppingsgrens, <= hoge aftoppingsgrens, upper (<= liberalisatie-
+    grens), free (above).
     """
 
     size_mix: Mix3 = [0.30, 0.40, 0.30]
-    rent_mix: Mix4 = [0.10, 0.55, 0.253, 0.097]
+    rent_mix: Mix5 = [0.10, 0.45, 0.10, 0.253, 0.097]
     youth_label_share: Share = 0.10  # of small dwellings: only for seekers under 23
     senior_label_share: Share = 0.15  # of small and medium dwellings: only for 55+
 
@@ -118,7 +119,10 @@ class AllocationSpec(_Strict):
     block_weeks: NonNeg = 13.0
     quota: Quota = Quota()
     task_distribution: Literal["population", "social_stock", "toward_30"] = "population"
-    contingent_per_1000_social: NonNeg = 2.0  # dwellings per year for contingent groups
+    # dwellings per year for contingent groups: per 1,000 corporation dwellings, or a
+    # fixed number per municipality (a mapping by CBS code) when given
+    contingent_per_1000_social: NonNeg = 2.0
+    contingent_dwellings: dict[Code, NonNeg] | None = None
     staff_capacity_per_1000_social: NonNeg | None = None  # max direct placements per year
     urgency: Urgency = Urgency()
 
@@ -174,6 +178,7 @@ class RegionScenario(_Strict):
         for field, value in (
             ("allocation.quota.share", self.allocation.quota.share),
             ("construction.social_share", self.construction.social_share),
+            ("allocation.contingent_dwellings", self.allocation.contingent_dwellings or {}),
         ):
             if isinstance(value, dict):
                 for code in value:

@@ -195,8 +195,14 @@ def _one_line(err: ValidationError) -> str:
         return msg if loc == "scenario" else f"{loc}.{msg}"
     if e["type"] == "extra_forbidden":
         return f"{loc}: unknown key"
-    if e["type"] == "too_short":
-        return f"{loc}: needs at least {e['ctx']['min_length']} item(s), got none"
+    if e["type"] in ("too_short", "too_long"):
+        ctx = e["ctx"]
+        bound = (
+            f"at least {ctx['min_length']}"
+            if e["type"] == "too_short"
+            else f"at most {ctx['max_length']}"
+        )
+        return f"{loc}: needs {bound} item(s), got {ctx.get('actual_length', 0)}"
     if e["type"] == "missing":
         return f"{loc}: required key is missing"
     got = e.get("input")

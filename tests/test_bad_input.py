@@ -96,7 +96,7 @@ CASES = [
     (
         "empty groups",
         lambda s: s[: s.index("groups:")] + "groups: []\n",
-        "groups: needs at least 1 item(s)",
+        "groups: needs at least 1 item(s), got 0",
     ),
     (
         "duplicate group",

@@ -35,7 +35,7 @@ def degenerate_scenario():
             "measure": {"warmup": 25, "window": 67, "tail": 40},
             "stock": {
                 "size_mix": [0.5, 0.5, 0.0],
-                "rent_mix": [0, 1, 0, 0],
+                "rent_mix": [0, 1, 0, 0, 0],
                 "youth_label_share": 0,
                 "senior_label_share": 0,
             },
