@@ -318,9 +318,14 @@ class RegionalMarket(mesa.Model):
         self._advert_next = 0
         self._pool = np.zeros(0, dtype=np.int64)
         self._offer_draw = UniformDraws(stream(self.seed, "offers"), block=1 << 14)
+        # one stream per random process, so that a policy that changes one process (say,
+        # who is housed) does not shift the draws of another (say, departures)
         self._react_rng = stream(self.seed, "reactions")
         self._lottery_rng = stream(self.seed, "lottery")
-        self._flow_rng = stream(self.seed, "flows")
+        self._label_rng = stream(self.seed, "labels")
+        self._departure_rng = stream(self.seed, "departures")
+        self._completion_rng = stream(self.seed, "completions")
+        self._chain_rng = stream(self.seed, "chains")
         self._quota_rng = stream(self.seed, "quota")
         # vacancy ledger
         cap = 1024
@@ -442,8 +447,8 @@ class RegionalMarket(mesa.Model):
         q = self.quota_share[np.asarray(muni, dtype=np.int64)]
         v["designated"][ids] = (self._quota_rng.random(n) < q) & (self.mode != "none")
         al = self.spec.allocation
-        v["lottery"][ids] = self._lottery_rng.random(n) < al.lottery_share
-        v["local"][ids] = self._lottery_rng.random(n) < al.local_binding_share
+        v["lottery"][ids] = self._label_rng.random(n) < al.lottery_share
+        v["local"][ids] = self._label_rng.random(n) < al.local_binding_share
         self.n_vac += n
         return ids
 
@@ -687,7 +692,7 @@ class RegionalMarket(mesa.Model):
         self.dwellings_at_year_start[yi] = [m.dwellings for m in self.munis]
 
     def _departures(self, t0: float, t1: float, frozen: bool, yi: int) -> None:
-        rng = self._flow_rng
+        rng = self._departure_rng
         fl = self.spec.flows
         n = rng.poisson(fl.departure_rate * self.occupied * (t1 - t0))
         if n.sum() == 0:
@@ -712,7 +717,7 @@ class RegionalMarket(mesa.Model):
         self._open.extend(self._add_vacancies(arise, muni, cells, 0).tolist())
 
     def _completions(self, t0: float, t1: float, yi: int) -> None:
-        rng = self._flow_rng
+        rng = self._completion_rng
         dt = t1 - t0
         total = rng.poisson(self.volume_per_year * dt)
         social = np.minimum(
@@ -779,7 +784,7 @@ class RegionalMarket(mesa.Model):
         leavers = self.reg.leaves[s]
         if leavers.any():
             notice = self.spec.flows.notice_weeks / 52
-            rng = self._flow_rng
+            rng = self._chain_rng
             for vi, si in zip(v[leavers].tolist(), s[leavers].tolist(), strict=True):
                 m = int(self.reg.muni[si])
                 occ = self.occupied[m * N_LOCAL : (m + 1) * N_LOCAL]

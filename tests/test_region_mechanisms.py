@@ -948,3 +948,18 @@ def test_cap_bounds_the_aandachtsgroep_share_by_the_designated_share():
     on_ordinary = let & ~v["designated"] & res.market.reg.aandacht[np.maximum(v["let_to"], 0)]
     assert a.mean() <= designated_let + on_ordinary.sum() / let.sum() + 1e-12
     assert on_ordinary.sum() / let.sum() < 0.05
+
+
+def test_policy_variants_share_seekers_common_random_numbers():
+    """Replication r of two policy variants draws the same seekers: arrivals, home
+    municipality, household type, registration, patience (issue: paired comparisons)."""
+    d = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "experiments/scenarios/haaglanden.yaml").read_text()
+    )
+    d.update(municipalities=[MIDDEN_DELFLAND, WASSENAAR], burn_in_years=1, years=2)
+    base = RegionalMarket(parse_scenario(d), 11)
+    d["allocation"]["quota"] = {"share": 0.3, "mode": "ring_fenced"}
+    d["allocation"]["lottery_share"] = 0.5
+    variant = RegionalMarket(parse_scenario(d), 11)
+    for field in ("group", "muni", "arrival", "registration", "deadline", "htype", "leaves"):
+        np.testing.assert_array_equal(getattr(base.reg, field), getattr(variant.reg, field))
