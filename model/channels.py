@@ -125,6 +125,7 @@ class Adverts:
             return
         seekers, advert_idx = m.sample_reactions(pool, adv, t)
         m.reactions[adv] += np.bincount(advert_idx, minlength=len(adv))
+        m.count_active(seekers, t)
         not_urgent, not_theirs, not_local, third = m.rank_keys(seekers, adv[advert_idx], t)
         # one small integer: urgency, then designation, then label
         flags = not_urgent.astype(np.int8) * 4 + not_theirs * 2 + not_local

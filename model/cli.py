@@ -129,6 +129,11 @@ def _print_region(summary: dict, out=None) -> None:
         f"{sum(r['statushouder_backlog_at_end']):.0f} households",
         file=out,
     )
+    print(
+        f"active seekers per year {r['active_seekers_per_year']:.0f}; registered at year end "
+        f"{r['registered_end_of_year']:.0f}; slaagkans {_fmt(r['slaagkans'], '.1%')}",
+        file=out,
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:

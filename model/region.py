@@ -317,6 +317,9 @@ class RegionalMarket(mesa.Model):
         self._advert_rows = np.flatnonzero(advert_kinds)
         self._advert_next = 0
         self._pool = np.zeros(0, dtype=np.int64)
+        # actief woningzoekende: reacted at least once in the calendar year
+        self._last_active_year = np.full(n, -1, dtype=np.int64)
+        self.active_per_year = np.zeros(int(np.ceil(self.horizon)) + 1, dtype=np.int64)
         self._offer_draw = UniformDraws(stream(self.seed, "offers"), block=1 << 14)
         # one stream per random process, so that a policy that changes one process (say,
         # who is housed) does not shift the draws of another (say, departures)
@@ -559,6 +562,15 @@ class RegionalMarket(mesa.Model):
             self.spec.allocation.cycle_weeks
         )
         return pool[ok]
+
+    def count_active(self, seekers: np.ndarray, t: float) -> None:
+        """Count each seeker who reacts once per calendar year (the monitors' definition
+        of an active seeker)."""
+        y = period_of(t, 1)
+        new = seekers[self._last_active_year[seekers] != y]
+        new = np.unique(new)
+        self.active_per_year[y] += len(new)
+        self._last_active_year[new] = y
 
     def sample_reactions(self, seekers: np.ndarray, adv: np.ndarray, t: float):
         """Each reacting seeker reacts to up to K eligible adverts, drawn without

@@ -112,10 +112,34 @@ class RegionResult:
             "refusals_per_letting": float((v["offers"][let] - 1).mean()) if let.any() else None,
             "vacancy_chain_length": _dist(chains) if len(chains) else None,
             "vacancies_open_at_end": len(m._open),
+            **self._seeker_counts(),
             "statushouder_backlog_at_end": self.statushouder_backlog()[-1].tolist(),
         }
         out["municipalities"] = self.municipality_summary()
         return out
+
+    def _seeker_counts(self) -> dict:
+        """Per reported year, averaged: active seekers (reacted at least once in the
+        year), registered households at the end of the year (registered, not yet housed
+        or gone; includes those not yet searching), and slaagkans (lettings to advert
+        seekers / active seekers, as Maaskoepel defines it)."""
+        m, b = self.market, self.base
+        y0, y1 = round(m.spec.burn_in_years), round(m.horizon)
+        active = m.active_per_year[y0:y1]
+        regular = m.reg.kind == KINDS["regular"]
+        advert_kinds = regular | (m.reg.kind == KINDS["urgent"])
+        registered = [
+            int(((m.reg.registration <= y + 1) & (b.exit > y + 1) & advert_kinds).sum())
+            for y in range(y0, y1)
+        ]
+        housed_regular = (b.reason == HOUSED) & advert_kinds
+        let_year = period_of(np.where(housed_regular, b.exit, -1.0), 1)
+        lettings = np.array([int((let_year == y).sum()) for y in range(y0, y1)])
+        return {
+            "active_seekers_per_year": float(active.mean()),
+            "registered_end_of_year": float(np.mean(registered)),
+            "slaagkans": float((lettings / np.maximum(active, 1)).mean()),
+        }
 
     def _chain_lengths(self) -> np.ndarray:
         """Vacancies per chain, for chains started (by a departure or new-build) after the

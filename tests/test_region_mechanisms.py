@@ -24,6 +24,7 @@ from model.region import (
     N_LOCAL,
     RegionalMarket,
     largest_remainder,
+    period_of,
     taakstelling_split,
 )
 from model.region_results import RegionResult
@@ -963,3 +964,28 @@ def test_policy_variants_share_seekers_common_random_numbers():
     variant = RegionalMarket(parse_scenario(d), 11)
     for field in ("group", "muni", "arrival", "registration", "deadline", "htype", "leaves"):
         np.testing.assert_array_equal(getattr(base.reg, field), getattr(variant.reg, field))
+
+
+def test_active_seekers_are_counted_once_per_year_and_bound_by_the_facts():
+    """Every household that won an advert in a year reacted that year, and nobody can be
+    active who was not searching in that year: lettings by advert <= active <= seekers
+    searching at some time in the year."""
+    res = run(region_scenario_for_counts(), seed=2)
+    m, b = res.market, res.base
+    advert = np.isin(m.route, [0, 1])
+    for y in range(round(m.spec.burn_in_years), round(m.horizon)):
+        won = int((advert & (period_of(np.where(advert, b.exit, -1.0), 1) == y)).sum())
+        kinds = (m.reg.kind == KINDS["regular"]) | (m.reg.kind == KINDS["urgent"])
+        searching = int((kinds & (b.arrival <= y + 1) & (b.exit > y)).sum())
+        assert won <= m.active_per_year[y] <= searching, (y, won, m.active_per_year[y])
+        assert won > 0
+    s = res.summary()["region"]
+    assert s["active_seekers_per_year"] > 0 and 0 < s["slaagkans"] < 1
+
+
+def region_scenario_for_counts():
+    d = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "experiments/scenarios/haaglanden.yaml").read_text()
+    )
+    d.update(municipalities=[MIDDEN_DELFLAND, WASSENAAR], burn_in_years=1, years=2)
+    return parse_scenario(d)
