@@ -1,0 +1,249 @@
+"""Calibration by the method of simulated moments.
+
+Behavioural parameters that no statistic gives directly (registration lead, activity,
+patience, acceptance, the departure rate, ...) are fitted so that the model's measures
+match observed targets. Every candidate parameter set is simulated with the same R
+seeds (common random numbers), so the objective is a smooth-ish deterministic function
+of the parameters and differences between candidates are not drowned in noise. The
+optimiser is scipy's Nelder-Mead on a bounded (logistic) transform of the parameters.
+
+Objective: sum over fit targets of ((mean simulated - target) / (tolerance x target))^2.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, stats
+
+from .region import KINDS, RegionalMarket
+from .region_results import RegionResult
+from .results import HOUSED
+from .scenario import ScenarioError, parse_scenario
+
+__all__ = ["Parameter", "Target", "calibrate", "measure", "with_parameters"]
+
+MEASURES = (
+    "lettings_per_year",
+    "active_seekers",
+    "registration_time_at_letting_years",
+    "search_time_at_letting_years",
+    "share_lettings_priority",
+    "share_lettings_statushouders",
+    "reactions_per_advert",
+    "refusals_per_letting",
+    "registered_seekers",
+    "slaagkans",
+)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A scenario value to fit, by path: ``flows.departure_rate`` or
+    ``groups[starters].registration_lead_years``; searched within [low, high]."""
+
+    path: str
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class Target:
+    measure: str
+    value: float
+    tolerance: float
+    group: str = "all"
+    use: str = "fit"  # fit | holdout
+
+
+def _parent(d: dict, path: str) -> tuple[dict, str]:
+    """The mapping that holds the value at `path`, and the value's key."""
+    *parts, key = path.split(".")
+    node = d
+    for part in parts:
+        if part.startswith("groups[") and part.endswith("]"):
+            name = part[len("groups[") : -1]
+            matches = [g for g in node["groups"] if g["name"] == name]
+            if not matches:
+                raise ScenarioError(f"{path}: no group named {name!r}")
+            node = matches[0]
+        elif isinstance(node.get(part), dict):
+            node = node[part]
+        else:
+            raise ScenarioError(f"{path}: no such section {part!r}")
+    if key not in node:
+        raise ScenarioError(f"{path}: no such parameter {key!r}")
+    return node, key
+
+
+def with_parameters(scenario, params: Sequence[Parameter], values: Sequence[float]):
+    """A copy of the scenario with the parameters set to the values (validated)."""
+    d = scenario.model_dump(mode="python")
+    for p, v in zip(params, values, strict=True):
+        node, key = _parent(d, p.path)
+        node[key] = float(v)
+    return parse_scenario(d)
+
+
+def _selected(result: RegionResult, group: str) -> np.ndarray:
+    """Register rows of the group: a group name, 'regular' (all regular-kind groups) or
+    'all'."""
+    m = result.market
+    if group == "all":
+        return np.ones(len(m.reg), dtype=bool)
+    if group == "regular":
+        return m.reg.kind == KINDS["regular"]
+    names = m.spec.group_names
+    if group not in names:
+        raise ScenarioError(f"targets: unknown group {group!r}")
+    return m.reg.group == names.index(group)
+
+
+def measure(result: RegionResult, name: str, group: str = "all") -> float:
+    """The model's value of a target measure (definitions in docs/ODD.md §B2)."""
+    m, b = result.market, result.base
+    region = result.summary()["region"]
+    if name == "lettings_per_year":
+        return region["lettings_per_year"]
+    if name == "active_seekers":
+        return region["active_seekers_per_year"]
+    if name == "registered_seekers":
+        return region["registered_end_of_year"]
+    if name == "slaagkans":
+        return region["slaagkans"]
+    if name == "share_lettings_priority":
+        return region["aandachtsgroep_share_of_lettings"]
+    if name == "reactions_per_advert":
+        return region["reactions_per_advert"]["mean"]
+    if name == "refusals_per_letting":
+        return region["refusals_per_letting"]
+    if name == "share_lettings_statushouders":
+        housed = (b.reason == HOUSED) & result._reported(b.exit)
+        return float((m.reg.kind[housed] == KINDS["statushouder"]).mean())
+    if name in ("registration_time_at_letting_years", "search_time_at_letting_years"):
+        housed = (b.reason == HOUSED) & result._reported(b.exit) & _selected(result, group)
+        start = m.reg.registration if name.startswith("registration") else b.arrival
+        return float(np.median((b.exit - start)[housed]))
+    raise ScenarioError(f"targets: unknown measure {name!r} (known: {', '.join(MEASURES)})")
+
+
+def _simulate(args) -> list[float]:
+    scenario, seed, targets = args
+    result = RegionalMarket(scenario, seed).run()
+    return [measure(result, t.measure, t.group) for t in targets]
+
+
+@dataclass
+class Fit:
+    params: list[Parameter]
+    values: list[float]
+    start: list[float]
+    targets: list[Target]
+    simulated: np.ndarray  # (replications, targets) at the fitted values
+    objective: float
+    evaluations: int
+
+    def table(self) -> list[dict]:
+        """Per target: observed, simulated mean with a 95% interval over the
+        replications, relative error, and whether it is within tolerance."""
+        R = self.simulated.shape[0]
+        tq = stats.t.ppf(0.975, R - 1) if R > 1 else math.nan
+        rows = []
+        for k, t in enumerate(self.targets):
+            x = self.simulated[:, k]
+            mean = float(x.mean())
+            half = float(tq * x.std(ddof=1) / math.sqrt(R)) if R > 1 else math.nan
+            rel = (mean - t.value) / t.value
+            rows.append(
+                {
+                    "measure": t.measure,
+                    "group": t.group,
+                    "use": t.use,
+                    "target": t.value,
+                    "simulated": mean,
+                    "ci95_low": mean - half,
+                    "ci95_high": mean + half,
+                    "relative_error": rel,
+                    "tolerance": t.tolerance,
+                    "within": abs(rel) <= t.tolerance,
+                }
+            )
+        return rows
+
+
+def calibrate(
+    scenario,
+    params: Sequence[Parameter],
+    targets: Sequence[Target],
+    replications: int = 2,
+    root_seed: int = 20250101,
+    max_evaluations: int = 60,
+    executor: Executor | None = None,
+    progress: Callable[[int, float], None] | None = None,
+) -> Fit:
+    """Fit `params` to the `fit` targets; report every target (holdouts included) at the
+    fitted values with `replications` seeds from SeedSequence(root_seed).spawn(R), the
+    same seeds for every candidate (common random numbers)."""
+    params, targets = list(params), list(targets)
+    fit_idx = [k for k, t in enumerate(targets) if t.use == "fit"]
+    if not fit_idx:
+        raise ScenarioError("targets: no target marked use: fit")
+    seeds = np.random.SeedSequence(root_seed).spawn(replications)
+    lo = np.array([p.low for p in params])
+    hi = np.array([p.high for p in params])
+    start = np.array([_current(scenario, p) for p in params], dtype=float)
+    mapper = executor.map if executor is not None else map
+
+    def values_of(u: np.ndarray) -> np.ndarray:
+        return lo + (hi - lo) / (1 + np.exp(-u))
+
+    def simulate(values) -> np.ndarray:
+        sc = with_parameters(scenario, params, values)
+        return np.array(list(mapper(_simulate, [(sc, s, targets) for s in seeds])))
+
+    count = 0
+
+    def objective(u: np.ndarray) -> float:
+        nonlocal count
+        sim = simulate(values_of(u)).mean(axis=0)
+        z = [
+            (sim[k] - targets[k].value) / (targets[k].tolerance * targets[k].value) for k in fit_idx
+        ]
+        count += 1
+        value = float(np.sum(np.square(z)))
+        if progress:
+            progress(count, value)
+        return value
+
+    clipped = np.clip((start - lo) / (hi - lo), 1e-3, 1 - 1e-3)
+    u0 = np.log(clipped / (1 - clipped))
+    res = optimize.minimize(
+        objective,
+        u0,
+        method="Nelder-Mead",
+        options={
+            "maxfev": max_evaluations,
+            "xatol": 1e-3,
+            "fatol": 1e-3,
+            "initial_simplex": u0 + 0.8 * np.vstack([np.zeros(len(u0)), np.eye(len(u0))]),
+        },
+    )
+    best = values_of(res.x)
+    return Fit(
+        params=params,
+        values=best.tolist(),
+        start=start.tolist(),
+        targets=targets,
+        simulated=simulate(best),
+        objective=float(res.fun),
+        evaluations=count,
+    )
+
+
+def _current(scenario, p: Parameter) -> float:
+    node, key = _parent(scenario.model_dump(mode="python"), p.path)
+    return float(node[key])
