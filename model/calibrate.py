@@ -25,7 +25,7 @@ from .region_results import RegionResult
 from .results import HOUSED
 from .scenario import ScenarioError, parse_scenario
 
-__all__ = ["Parameter", "Target", "calibrate", "measure", "with_parameters"]
+__all__ = ["Parameter", "Target", "calibrate", "load_spec", "measure", "with_parameters"]
 
 MEASURES = (
     "lettings_per_year",
@@ -125,7 +125,9 @@ def measure(result: RegionResult, name: str, group: str = "all") -> float:
         housed = (b.reason == HOUSED) & result._reported(b.exit)
         return float((m.reg.kind[housed] == KINDS["statushouder"]).mean())
     if name in ("registration_time_at_letting_years", "search_time_at_letting_years"):
+        # the published wachttijd and zoekduur concern lettings through the adverts
         housed = (b.reason == HOUSED) & result._reported(b.exit) & _selected(result, group)
+        housed &= np.isin(m.route, [0, 1])
         start = m.reg.registration if name.startswith("registration") else b.arrival
         return float(np.median((b.exit - start)[housed]))
     raise ScenarioError(f"targets: unknown measure {name!r} (known: {', '.join(MEASURES)})")
@@ -247,3 +249,52 @@ def calibrate(
 def _current(scenario, p: Parameter) -> float:
     node, key = _parent(scenario.model_dump(mode="python"), p.path)
     return float(node[key])
+
+
+def load_spec(path) -> tuple[object, list[Parameter], list[Target], str]:
+    """A calibration spec (YAML): the region scenario, the shorter horizon used while
+    fitting, the parameters with bounds, and the region whose targets (fit and holdout)
+    come from calibration_data/targets.csv."""
+    from pathlib import Path
+
+    import yaml
+
+    from .scenario import load_scenario
+    from .targets import targets as load_targets
+
+    path = Path(path)
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        msg = f"{path}: cannot read calibration spec ({err.__class__.__name__})"
+        raise ScenarioError(msg) from None
+    if not isinstance(spec, dict):
+        raise ScenarioError(f"{path}: expected a mapping")
+    for key in ("scenario", "region", "parameters"):
+        if key not in spec:
+            raise ScenarioError(f"{path}: {key}: required key is missing")
+    scenario = load_scenario(path.parent / spec["scenario"])
+    horizon = spec.get("horizon") or {}
+    if horizon:
+        d = scenario.model_dump(mode="python")
+        d.update(horizon)
+        scenario = parse_scenario(d)
+    params = []
+    for i, p in enumerate(spec["parameters"]):
+        try:
+            params.append(Parameter(str(p["path"]), float(p["low"]), float(p["high"])))
+        except (KeyError, TypeError, ValueError):
+            raise ScenarioError(f"parameters[{i}]: needs path, low and high") from None
+        if not params[-1].low < params[-1].high:
+            raise ScenarioError(f"parameters[{i}]: low must be below high")
+        _current(scenario, params[-1])  # the path exists
+    try:
+        table = load_targets(spec["region"])
+    except ValueError as err:
+        raise ScenarioError(f"region: {err}") from None
+    table = table[table["use"].isin(["fit", "holdout"])]
+    tg = [
+        Target(r.measure, float(r.value), float(r.tolerance), r.group, r.use)
+        for r in table.itertuples()
+    ]
+    return scenario, params, tg, spec["region"]

@@ -242,6 +242,82 @@ def _write_validation_csv(results, path: Path) -> None:
     print(f"wrote {path}/validation.csv")
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    import csv
+    import io
+
+    import yaml
+
+    from .calibrate import calibrate, load_spec
+    from .results import write_atomically
+
+    scenario, params, targets, region = load_spec(args.spec)
+    t0 = time.perf_counter()
+
+    def progress(k: int, f: float) -> None:
+        print(
+            f"calibrate: evaluation {k}/{args.max_evaluations}, objective {f:.3f}, "
+            f"{time.perf_counter() - t0:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    ex = process_pool(args.workers) if args.workers > 1 else None
+    try:
+        fit = calibrate(
+            scenario,
+            params,
+            targets,
+            args.replications,
+            args.root_seed,
+            args.max_evaluations,
+            ex,
+            progress,
+        )
+    finally:
+        if ex is not None:
+            ex.shutdown()
+    rows = fit.table()
+    print(
+        f"{'measure':<36} {'group':<10} {'use':<8} {'target':>10} {'simulated [95% CI]':>30}"
+        f" {'rel.err':>8} {'tol':>5}"
+    )
+    for r in rows:
+        ci = f"{r['simulated']:.3f} [{r['ci95_low']:.3f}, {r['ci95_high']:.3f}]"
+        print(
+            f"{r['measure']:<36} {r['group']:<10} {r['use']:<8} {r['target']:>10.3f} "
+            f"{ci:>30} {r['relative_error']:>+8.1%} {r['tolerance']:>5.2f}"
+        )
+    fitted = {p.path: v for p, v in zip(fit.params, fit.values, strict=True)}
+    for path, v in fitted.items():
+        print(f"fitted {path} = {v:.4g}")
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    meta = {
+        "region": region,
+        "spec": str(args.spec),
+        "replications": args.replications,
+        "root_seed": args.root_seed,
+        "evaluations": fit.evaluations,
+        "objective": fit.objective,
+        "start": dict(zip(fitted, fit.start, strict=True)),
+        "fitted": fitted,
+    }
+
+    def files(tmp):
+        (tmp / f"fit_{region}.csv").write_text(buf.getvalue())
+        (tmp / f"fitted_{region}.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+
+    out = write_atomically(args.out, files)
+    print(
+        f"wrote {out}/fit_{region}.csv and fitted_{region}.yaml "
+        f"({fit.evaluations} evaluations, {time.perf_counter() - t0:.0f} s)"
+    )
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import benchmark
 
@@ -281,6 +357,17 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--cases", nargs="+", metavar="CASE", help="a subset of the cases")
     v.add_argument("--out", help="directory to write validation.csv into")
     v.set_defaults(fn=cmd_validate)
+
+    c = sub.add_parser("calibrate", help="fit behavioural parameters to observed targets")
+    c.add_argument(
+        "spec", help="calibration spec YAML (e.g. experiments/calibration/haaglanden.yaml)"
+    )
+    c.add_argument("--replications", "-R", type=_positive_int, default=2)
+    c.add_argument("--root-seed", type=_positive_int, default=20250101)
+    c.add_argument("--max-evaluations", type=_positive_int, default=40)
+    c.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+    c.add_argument("--out", default="results/calibration")
+    c.set_defaults(fn=cmd_calibrate)
 
     b = sub.add_parser("bench", help="time the stylized market at regional scale")
     b.add_argument("--repeats", type=_positive_int, default=5)

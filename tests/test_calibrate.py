@@ -76,3 +76,45 @@ def test_unknown_parameter_path_is_a_clear_error():
         with_parameters(small(), [Parameter("groups[nobody].patience_years", 1, 2)], [1.5])
     with pytest.raises(ScenarioError, match=r"flows\.turnover: no such parameter"):
         with_parameters(small(), [Parameter("flows.turnover", 0, 1)], [0.5])
+
+
+def test_calibration_spec_loads_with_targets_and_holdout():
+    from model.calibrate import load_spec
+
+    sc, params, targets, region = load_spec(ROOT / "experiments/calibration/haaglanden.yaml")
+    assert region == "haaglanden" and sc.years == 5 and sc.burn_in_years == 5
+    assert {t.use for t in targets} == {"fit", "holdout"}
+    fit_measures = {t.measure for t in targets if t.use == "fit"}
+    assert {"lettings_per_year", "active_seekers"} <= fit_measures
+    assert all(p.low < p.high for p in params)
+
+
+HGL = ROOT / "experiments/scenarios/haaglanden.yaml"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("scenario: x.yaml\nregion: haaglanden\n", "parameters: required key is missing"),
+        (f"scenario: {HGL}\nregion: nowhere\nparameters: []\n", "region: unknown region"),
+        (
+            f"scenario: {HGL}\nregion: haaglanden\n"
+            "parameters: [{path: flows.departure_rate, low: 0.05, high: 0.01}]\n",
+            "parameters[0]: low must be below high",
+        ),
+        (
+            f"scenario: {HGL}\nregion: haaglanden\n"
+            "parameters: [{path: flows.turnover, low: 0.01, high: 0.05}]\n",
+            "flows.turnover: no such parameter",
+        ),
+    ],
+)
+def test_bad_calibration_spec(tmp_path, capsys, spec, message):
+    from model.cli import main
+
+    path = tmp_path / "spec.yaml"
+    path.write_text(spec)
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "out").exists()
