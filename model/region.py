@@ -347,7 +347,6 @@ class RegionalMarket(mesa.Model):
             "let_to": np.full(cap, _LEDGER_FILL["let_to"], np.int64),
             "reactions": np.zeros(cap, np.int64),
             "offers": np.zeros(cap, np.int64),
-            "removed": np.zeros(cap, np.int8),
         }
         self._open: list[int] = []  # vacancies not yet let (carried over)
         self._chain_pending: list[tuple[float, int, int, int]] = []
