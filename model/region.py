@@ -539,7 +539,7 @@ class RegionalMarket(mesa.Model):
         if (
             reg.kind[s] == KINDS["urgent"]
             and reg.urgency_expiry[s] > t
-            and self._priority_applies(np.array([v]))[0]
+            and (self.mode in ("none", "floor") or self._designated(v))
         ):
             reg.urgency_lost[s] = True  # refusing a suitable offer ends urgency
         self._streak[s] += 1
@@ -794,17 +794,25 @@ class RegionalMarket(mesa.Model):
             np.add.at(self.sh_housed[period_of(t, 2)], vc["muni"][v[sh]], 1)
         leavers = self.reg.leaves[s]
         if leavers.any():
+            # each doorstromer's old dwelling: a cell of their home municipality drawn in
+            # proportion to its occupied dwellings (one vectorised draw per cycle)
+            home = self.reg.muni[s[leavers]].astype(np.int64)
+            cum = np.cumsum(self.occupied.reshape(self.n_munis, N_LOCAL)[home], axis=1)
+            total = cum[:, -1]
+            u = self._chain_rng.random(len(home)) * total
+            local = (cum > u[:, None]).argmax(axis=1)
+            ok = total > 0
             notice = self.spec.flows.notice_weeks / 52
-            rng = self._chain_rng
-            for vi, si in zip(v[leavers].tolist(), s[leavers].tolist(), strict=True):
-                m = int(self.reg.muni[si])
-                occ = self.occupied[m * N_LOCAL : (m + 1) * N_LOCAL]
-                if occ.sum() == 0:
-                    continue
-                cell = m * N_LOCAL + int(rng.choice(N_LOCAL, p=occ / occ.sum()))
-                self._chain_pending.append(
-                    (t + notice, cell, int(vc["chain"][vi]), int(vc["link"][vi]) + 1)
+            parents = v[leavers][ok]
+            self._chain_pending.extend(
+                zip(
+                    [t + notice] * int(ok.sum()),
+                    (home[ok] * N_LOCAL + local[ok]).tolist(),
+                    vc["chain"][parents].tolist(),
+                    (vc["link"][parents] + 1).tolist(),
+                    strict=True,
                 )
+            )
 
     def run(self):
         """Run the whole horizon (burn-in included) and return the result."""
