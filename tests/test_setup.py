@@ -32,7 +32,7 @@ def test_pyproject_pins_everything_exactly():
 def test_environment_yml_agrees_with_pyproject():
     proj = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = proj["optional-dependencies"]
-    pyproject = _pins(proj["dependencies"] + extras["dev"] + extras["notebooks"])
+    pyproject = _pins(proj["dependencies"] + [d for x in extras.values() for d in x])
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert _pins(pip) == pyproject
@@ -41,7 +41,8 @@ def test_environment_yml_agrees_with_pyproject():
 
 def test_lock_agrees_with_pyproject():
     proj = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pyproject = _pins(proj["dependencies"] + proj["optional-dependencies"]["dev"])
+    extras = proj["optional-dependencies"]
+    pyproject = _pins(proj["dependencies"] + extras["dev"] + extras["ema"])
     lock = _pins((ROOT / "requirements.lock").read_text().splitlines())
     for name, version in pyproject.items():
         assert lock.get(name) == version, name
