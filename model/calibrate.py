@@ -44,7 +44,8 @@ MEASURES = (
 @dataclass(frozen=True)
 class Parameter:
     """A scenario value to fit, by path: ``flows.departure_rate`` or
-    ``groups[starters].registration_lead_years``; searched within [low, high]."""
+    ``groups[starters].registration_lead_years`` (``groups[starters|doorstromers].x`` sets
+    both groups to one value); searched within [low, high]."""
 
     path: str
     low: float
@@ -58,34 +59,44 @@ class Target:
     tolerance: float
     group: str = "all"
     use: str = "fit"  # fit | holdout
+    area: tuple[str, ...] = ()  # municipality codes the figure covers; () = whole region
+
+
+def _parents(d: dict, path: str) -> list[tuple[dict, str]]:
+    """The mappings that hold the value at `path`, and the value's key. A group selector
+    may name several groups that share the value: ``groups[starters|doorstromers].x``."""
+    *parts, key = path.split(".")
+    nodes = [d]
+    for part in parts:
+        if part.startswith("groups[") and part.endswith("]"):
+            names = part[len("groups[") : -1].split("|")
+            found = []
+            for name in names:
+                matches = [g for n in nodes for g in n["groups"] if g["name"] == name]
+                if not matches:
+                    raise ScenarioError(f"{path}: no group named {name!r}")
+                found += matches
+            nodes = found
+        elif all(isinstance(n.get(part), dict) for n in nodes):
+            nodes = [n[part] for n in nodes]
+        else:
+            raise ScenarioError(f"{path}: no such section {part!r}")
+    if any(key not in n for n in nodes):
+        raise ScenarioError(f"{path}: no such parameter {key!r}")
+    return [(n, key) for n in nodes]
 
 
 def _parent(d: dict, path: str) -> tuple[dict, str]:
-    """The mapping that holds the value at `path`, and the value's key."""
-    *parts, key = path.split(".")
-    node = d
-    for part in parts:
-        if part.startswith("groups[") and part.endswith("]"):
-            name = part[len("groups[") : -1]
-            matches = [g for g in node["groups"] if g["name"] == name]
-            if not matches:
-                raise ScenarioError(f"{path}: no group named {name!r}")
-            node = matches[0]
-        elif isinstance(node.get(part), dict):
-            node = node[part]
-        else:
-            raise ScenarioError(f"{path}: no such section {part!r}")
-    if key not in node:
-        raise ScenarioError(f"{path}: no such parameter {key!r}")
-    return node, key
+    """The (first) mapping that holds the value at `path`, and the value's key."""
+    return _parents(d, path)[0]
 
 
 def with_parameters(scenario, params: Sequence[Parameter], values: Sequence[float]):
     """A copy of the scenario with the parameters set to the values (validated)."""
     d = scenario.model_dump(mode="python")
     for p, v in zip(params, values, strict=True):
-        node, key = _parent(d, p.path)
-        node[key] = float(v)
+        for node, key in _parents(d, p.path):
+            node[key] = float(v)
     return parse_scenario(d)
 
 
@@ -103,12 +114,36 @@ def _selected(result: RegionResult, group: str) -> np.ndarray:
     return m.reg.group == names.index(group)
 
 
-def measure(result: RegionResult, name: str, group: str = "all") -> float:
-    """The model's value of a target measure (definitions in docs/ODD.md §B2)."""
+def measure(result: RegionResult, name: str, group: str = "all", area=()) -> float:
+    """The model's value of a target measure (definitions in docs/ODD.md §B2). With an
+    `area` (municipality codes), lettings, times and shares count the dwellings let in
+    those municipalities."""
     m, b = result.market, result.base
-    region = result.summary()["region"]
+    if area:
+        codes = [x.code for x in m.munis]
+        missing = [c for c in area if c not in codes]
+        if missing:
+            raise ScenarioError(f"targets: area {', '.join(missing)} not in the scenario")
+        housed = b.reason == HOUSED
+        muni = np.where(housed, result.vac["muni"][np.maximum(b.dwelling, 0)], -1)
+        in_area = np.isin(muni, [codes.index(c) for c in area])
+        if name not in (
+            "lettings_per_year",
+            "share_lettings_statushouders",
+            "registration_time_at_letting_years",
+            "search_time_at_letting_years",
+        ):
+            raise ScenarioError(f"targets: measure {name!r} has no per-area value")
+    else:
+        in_area = np.ones(len(b.reason), dtype=bool)
+    region = result.summary()["region"] if not area else {}
     if name == "lettings_per_year":
-        return region["lettings_per_year"]
+        if group == "all" and not area:
+            return region["lettings_per_year"]
+        housed = (b.reason == HOUSED) & result._reported(b.exit) & in_area
+        # the monitors' starters: households that leave no dwelling behind, any route
+        who = ~m.reg.leaves if group == "starters" else _selected(result, group)
+        return float((housed & who).sum() / m.spec.years)
     if name == "active_seekers":
         return region["active_seekers_per_year"]
     if name == "registered_seekers":
@@ -122,12 +157,12 @@ def measure(result: RegionResult, name: str, group: str = "all") -> float:
     if name == "refusals_per_letting":
         return region["refusals_per_letting"]
     if name == "share_lettings_statushouders":
-        housed = (b.reason == HOUSED) & result._reported(b.exit)
+        housed = (b.reason == HOUSED) & result._reported(b.exit) & in_area
         return float((m.reg.kind[housed] == KINDS["statushouder"]).mean())
     if name in ("registration_time_at_letting_years", "search_time_at_letting_years"):
         # the published wachttijd and zoekduur concern lettings through the adverts
         housed = (b.reason == HOUSED) & result._reported(b.exit) & _selected(result, group)
-        housed &= np.isin(m.route, [0, 1])
+        housed &= np.isin(m.route, [0, 1]) & in_area
         start = m.reg.registration if name.startswith("registration") else b.arrival
         return float(np.median((b.exit - start)[housed]))
     raise ScenarioError(f"targets: unknown measure {name!r} (known: {', '.join(MEASURES)})")
@@ -136,7 +171,7 @@ def measure(result: RegionResult, name: str, group: str = "all") -> float:
 def _simulate(args) -> list[float]:
     scenario, seed, targets = args
     result = RegionalMarket(scenario, seed).run()
-    return [measure(result, t.measure, t.group) for t in targets]
+    return [measure(result, t.measure, t.group, t.area) for t in targets]
 
 
 @dataclass
@@ -164,6 +199,7 @@ class Fit:
                 {
                     "measure": t.measure,
                     "group": t.group,
+                    "area": ";".join(t.area),
                     "use": t.use,
                     "target": t.value,
                     "simulated": mean,
@@ -186,10 +222,13 @@ def calibrate(
     max_evaluations: int = 60,
     executor: Executor | None = None,
     progress: Callable[[int, float], None] | None = None,
+    table_replications: int | None = None,
 ) -> Fit:
-    """Fit `params` to the `fit` targets; report every target (holdouts included) at the
-    fitted values with `replications` seeds from SeedSequence(root_seed).spawn(R), the
-    same seeds for every candidate (common random numbers)."""
+    """Fit `params` to the `fit` targets with `replications` seeds from
+    SeedSequence(root_seed).spawn(R), the same seeds for every candidate (common random
+    numbers). The fit table (every target, holdouts included) simulates the fitted values
+    with `table_replications` fresh seeds, SeedSequence(root_seed + 1).spawn(n), or with
+    the fitting seeds when None."""
     params, targets = list(params), list(targets)
     fit_idx = [k for k, t in enumerate(targets) if t.use == "fit"]
     if not fit_idx:
@@ -203,7 +242,7 @@ def calibrate(
     def values_of(u: np.ndarray) -> np.ndarray:
         return lo + (hi - lo) / (1 + np.exp(-u))
 
-    def simulate(values) -> np.ndarray:
+    def simulate(values, seeds=seeds) -> np.ndarray:
         sc = with_parameters(scenario, params, values)
         return np.array(list(mapper(_simulate, [(sc, s, targets) for s in seeds])))
 
@@ -240,7 +279,12 @@ def calibrate(
         values=best.tolist(),
         start=start.tolist(),
         targets=targets,
-        simulated=simulate(best),
+        simulated=simulate(
+            best,
+            seeds
+            if table_replications is None
+            else np.random.SeedSequence(root_seed + 1).spawn(table_replications),
+        ),
         objective=float(res.fun),
         evaluations=count,
     )
@@ -294,7 +338,14 @@ def load_spec(path) -> tuple[object, list[Parameter], list[Target], str]:
         raise ScenarioError(f"region: {err}") from None
     table = table[table["use"].isin(["fit", "holdout"])]
     tg = [
-        Target(r.measure, float(r.value), float(r.tolerance), r.group, r.use)
+        Target(
+            r.measure,
+            float(r.value),
+            float(r.tolerance),
+            r.group,
+            r.use,
+            tuple(r.area.split(";")) if r.area else (),
+        )
         for r in table.itertuples()
     ]
     return scenario, params, tg, spec["region"]

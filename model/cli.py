@@ -1,4 +1,4 @@
-"""The `woonsim` command line: run, validate, bench.
+"""The `woonsim` command line: run, validate, calibrate, experiment, bench.
 
 Bad input gives one line on stderr naming the field and the problem, exit status 2,
 and nothing written.
@@ -273,6 +273,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             args.max_evaluations,
             ex,
             progress,
+            args.table_replications,
         )
     finally:
         if ex is not None:
@@ -299,6 +300,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         "region": region,
         "spec": str(args.spec),
         "replications": args.replications,
+        "table_replications": args.table_replications,
         "root_seed": args.root_seed,
         "evaluations": fit.evaluations,
         "objective": fit.objective,
@@ -315,6 +317,134 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         f"wrote {out}/fit_{region}.csv and fitted_{region}.yaml "
         f"({fit.evaluations} evaluations, {time.perf_counter() - t0:.0f} s)"
     )
+    return 0
+
+
+def cmd_national(args: argparse.Namespace) -> int:
+    import json
+
+    from .national import load_national, run_national
+    from .results import write_atomically
+    from .scenario import ScenarioError
+
+    try:
+        ns, base = load_national(args.scenario)
+    except OSError as err:
+        problem = err.__class__.__name__
+        raise ScenarioError(f"{args.scenario}: cannot read file ({problem})") from None
+    if args.membership:
+        ns = ns.model_copy(update={"membership": str(Path(args.membership).resolve())})
+    t0 = time.perf_counter()
+    progress = Progress("national")
+    if args.workers == 1:
+        out = run_national(ns, base, args.seed, None, progress)
+    else:
+        with process_pool(args.workers) as ex:
+            out = run_national(ns, base, args.seed, ex, progress)
+    meta = {
+        "scenario": ns.model_dump(mode="json"),
+        "scenario_sha256": ns.digest(),
+        "seed": args.seed,
+        "version": __version__,
+        "national": out["national"],
+        "checks": out["checks"],
+    }
+
+    def files(tmp):
+        (tmp / "national.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        out["regions"].to_csv(tmp / "regions.csv", index=False, lineterminator="\n")
+        out["municipalities"].to_csv(tmp / "municipalities.csv", index=False, lineterminator="\n")
+
+    target = Path(args.out) if args.out else Path("results") / "national" / f"seed-{args.seed}"
+    written = write_atomically(target, files)
+    n = out["national"]
+    print(
+        f"{ns.name}: {n['municipalities']} municipalities in {n['regions']} regions "
+        f"({n['regions_with_national_defaults']} with national default parameters); "
+        f"corporation stock {n['corporation_stock_2025']:,} "
+        f"(CBS {n['cbs_corporation_stock_2025']:,})"
+    )
+    print(f"{'check':<36} {'simulated':>12} {'observed':>12}  year  source")
+    for c in out["checks"]:
+        fmt = ".1%" if "share" in c["measure"] else ",.0f"
+        print(
+            f"{c['measure']:<36} {format(c['simulated'], fmt):>12} "
+            f"{format(c['observed'], fmt):>12}  {c['year']}  {c['source']}"
+            + (f" ({c['note']})" if c.get("note") else "")
+        )
+    print(f"wrote {written} ({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+def _connect(address: str):
+    """A Dask client for the scheduler at `address`; UsageError when unreachable."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UsageError("--scheduler: needs dask[distributed] (pip install woonsim)") from None
+    try:
+        return Client(address, timeout="10s")
+    except Exception as err:
+        raise UsageError(
+            f"--scheduler: cannot connect to {address} ({type(err).__name__}: {err})"
+        ) from None
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from contextlib import ExitStack
+
+    from .experiment import load_experiment
+    from .runner import FolderError, RunFailed, check_folder, sweep
+
+    experiment = load_experiment(args.file)  # every run validated: nothing written on error
+    out = Path(args.out) if args.out else Path("results") / Path(args.file).stem
+    if args.scheduler and args.workers is not None:
+        raise UsageError("--workers: not used with --scheduler (the cluster has its workers)")
+    try:
+        check_folder(experiment, out)
+    except FolderError as err:
+        raise UsageError(str(err)) from None
+    total = len(experiment.runs())
+    progress = Progress("experiment")
+    with ExitStack() as stack:
+        if args.scheduler:
+            client = stack.enter_context(_connect(args.scheduler))
+            executor, where = client.get_executor(), f"Dask scheduler {args.scheduler}"
+        else:
+            workers = min(args.workers or os.cpu_count() or 1, total)
+            if workers > 1:
+                executor = process_pool(workers)
+                stack.callback(executor.shutdown, wait=False, cancel_futures=True)
+                where = f"{workers} local worker processes"
+            else:
+                executor, where = None, "1 worker (in this process)"
+        print(
+            f"{experiment.name}: {len(experiment.variant_names)} variant(s) x "
+            f"{len(experiment.points)} design point(s) x {experiment.replications} "
+            f"replication(s) = {total} runs on {where}",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            result = sweep(experiment, out, executor, progress)
+        except FolderError as err:
+            raise UsageError(str(err)) from None
+        except RunFailed as err:
+            print(f"woonsim: error: {err}", file=sys.stderr)
+            return 1
+    note = f", {result.skipped} already done before" if result.skipped else ""
+    print(f"results: {out} ({result.total} runs{note})")
+    if not args.no_report:
+        from .report import build_report
+
+        print(f"report: {build_report(out)}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import build_report
+
+    print(f"report: {build_report(args.results, args.out)}")
     return 0
 
 
@@ -365,9 +495,43 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--replications", "-R", type=_positive_int, default=2)
     c.add_argument("--root-seed", type=_positive_int, default=20250101)
     c.add_argument("--max-evaluations", type=_positive_int, default=40)
+    c.add_argument(
+        "--table-replications",
+        type=_positive_int,
+        default=10,
+        help="fresh seeds for the fit table at the fitted values (default 10)",
+    )
     c.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
     c.add_argument("--out", default="results/calibration")
     c.set_defaults(fn=cmd_calibrate)
+
+    n = sub.add_parser("national", help="run all 342 municipalities in regional markets")
+    n.add_argument("scenario", help="national scenario YAML (experiments/scenarios/national.yaml)")
+    n.add_argument("--seed", type=_positive_int, default=1)
+    n.add_argument("--membership", help="CSV municipality,region (default: the scenario's)")
+    n.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+    n.add_argument("--out")
+    n.set_defaults(fn=cmd_national)
+
+    e = sub.add_parser(
+        "experiment", help="run an experiment (policy variants x replications) into a folder"
+    )
+    e.add_argument("file", help="experiment YAML (e.g. experiments/quota_haaglanden.yaml)")
+    e.add_argument("--out", help="results folder (default results/FILE-STEM); resumes")
+    e.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        help="local worker processes (default: every core; 1: serial in this process)",
+    )
+    e.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, tcp://host:8786")
+    e.add_argument("--no-report", action="store_true", help="skip the HTML report at the end")
+    e.set_defaults(fn=cmd_experiment)
+
+    rp = sub.add_parser("report", help="HTML report (figures + CSV tables) of a results folder")
+    rp.add_argument("results", help="results folder of `woonsim experiment`")
+    rp.add_argument("--out", help="report folder (default RESULTS/report)")
+    rp.set_defaults(fn=cmd_report)
 
     b = sub.add_parser("bench", help="time the stylized market at regional scale")
     b.add_argument("--repeats", type=_positive_int, default=5)
@@ -383,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "replications", 2) < 2:
         print("woonsim: error: --replications: need at least 2", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if getattr(args, "workers", 1) < 1:
+    if getattr(args, "workers", None) is not None and args.workers < 1:
         print("woonsim: error: --workers: need at least 1", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:

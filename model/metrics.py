@@ -19,8 +19,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from .region import period_of
 from .region_results import RegionResult
-from .results import HOUSED
+from .results import CENSORED, HOUSED
 
 __all__ = ["HORIZONS", "MEASURES", "QUANTILES", "run_metrics"]
 
@@ -91,7 +92,7 @@ def run_metrics(result: RegionResult) -> pa.Table:
     start = sc.start_year - y0  # calendar year of model time 0
     housed = b.reason == HOUSED
     let_t = np.where(housed, b.exit, -1.0)
-    in_period = housed & (np.floor(let_t + 1e-9) >= y0)
+    in_period = housed & (period_of(let_t, 1) >= y0)
     search = b.exit - b.arrival
     reg_time = b.exit - m.reg.registration
     v = result.vac
@@ -127,7 +128,7 @@ def run_metrics(result: RegionResult) -> pa.Table:
 
     # waiting at each year end, per group (the backlog of each aandachtsgroep)
     for yi in range(y0, y1):
-        on_list = (b.arrival <= yi + 1) & (b.exit > yi + 1)
+        on_list = (b.arrival <= yi + 1) & ((b.exit > yi + 1) | (b.reason == CENSORED))
         for name, mine in sets.items():
             rows.add("waiting_end_of_year", name, "", (on_list & mine).sum(), start + yi + 1)
 

@@ -326,7 +326,6 @@ class RegionalMarket(mesa.Model):
         self._react_rng = stream(self.seed, "reactions")
         self._lottery_rng = stream(self.seed, "lottery")
         self._label_rng = stream(self.seed, "labels")
-        self._departure_rng = stream(self.seed, "departures")
         self._completion_rng = stream(self.seed, "completions")
         self._chain_rng = stream(self.seed, "chains")
         self._quota_rng = stream(self.seed, "quota")
@@ -703,7 +702,9 @@ class RegionalMarket(mesa.Model):
         self.dwellings_at_year_start[yi] = [m.dwellings for m in self.munis]
 
     def _departures(self, t0: float, t1: float, frozen: bool, yi: int) -> None:
-        rng = self._departure_rng
+        # a stream per cycle: a policy that changes occupancy changes this cycle's draws
+        # only, not every later cycle's (closer common random numbers between variants)
+        rng = stream(self.seed, f"departures/{self.steps}")
         fl = self.spec.flows
         n = rng.poisson(fl.departure_rate * self.occupied * (t1 - t0))
         if n.sum() == 0:

@@ -21,7 +21,7 @@ from .region import (
     RegionalMarket,
     period_of,
 )
-from .results import HOUSED, InvariantError, RunResult, write_atomically
+from .results import CENSORED, HOUSED, InvariantError, RunResult, write_atomically
 
 __all__ = ["RegionResult"]
 
@@ -128,8 +128,10 @@ class RegionResult:
         active = m.active_per_year[y0:y1]
         regular = m.reg.kind == KINDS["regular"]
         advert_kinds = regular | (m.reg.kind == KINDS["urgent"])
+        # still there at the end of year y (those waiting at the horizon are censored)
+        still = {y: (b.exit > y + 1) | (b.reason == CENSORED) for y in range(y0, y1)}
         registered = [
-            int(((m.reg.registration <= y + 1) & (b.exit > y + 1) & advert_kinds).sum())
+            int(((m.reg.registration <= y + 1) & still[y] & advert_kinds).sum())
             for y in range(y0, y1)
         ]
         housed_regular = (b.reason == HOUSED) & advert_kinds
@@ -234,7 +236,7 @@ class RegionResult:
             year = sc.start_year + yi - y0
             in_year = let & (period_of(np.nan_to_num(lt, nan=-1.0), 1) == yi)
             # on a list at the end of the year (home municipality): arrived, not yet left
-            on_list = (b.arrival <= yi + 1) & (b.exit > yi + 1)
+            on_list = (b.arrival <= yi + 1) & ((b.exit > yi + 1) | (b.reason == CENSORED))
             waiting = np.bincount(
                 m.reg.muni[on_list].astype(np.int64) * n_groups + b.group[on_list],
                 minlength=m.n_munis * n_groups,

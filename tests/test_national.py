@@ -1,0 +1,138 @@
+"""The national scenario: every municipality once, stock totals equal to CBS, membership
+files checked, and the national checks reported beside the statistics."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model.data import municipalities, national_totals
+from model.national import load_national, membership, region_scenarios
+from model.region import RegionalMarket
+from model.scenario import ScenarioError, load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+NATIONAL = ROOT / "experiments" / "scenarios" / "national.yaml"
+CBS = national_totals()["nederland_2025"]
+
+
+@pytest.fixture(scope="module")
+def regions():
+    ns, base = load_national(NATIONAL)
+    return region_scenarios(ns, base)
+
+
+def test_every_municipality_in_exactly_one_region(regions):
+    codes = [c for _, sc, _ in regions for c in sc.municipalities]
+    assert len(codes) == len(set(codes)) == 342
+    assert set(codes) == set(municipalities()["code"])
+
+
+def test_stock_totals_equal_cbs_exactly(regions):
+    """The stock the markets start from, summed over all regions, is CBS 82900NED's
+    national total on 1 Jan 2025 (2,331,463 corporation dwellings of 8,274,478)."""
+    occupied = dwellings = 0
+    for _, sc, _ in regions:
+        tiny = sc.model_copy(update={"burn_in_years": 0.0, "years": 0.02})
+        m = RegionalMarket(tiny, 0)
+        occupied += int(m.occupied.sum() + m.vacant.sum())
+        dwellings += sum(x.dwellings for x in m.munis)
+    assert occupied == CBS["corporation"] == 2_331_463
+    assert dwellings == CBS["dwellings"] == 8_274_478
+
+
+def test_calibrated_regions_take_their_fitted_parameters(regions):
+    by_region = {r: (sc, label) for r, sc, label in regions}
+    haaglanden = load_scenario(ROOT / "experiments" / "scenarios" / "haaglanden.yaml")
+    amsterdam = load_scenario(ROOT / "experiments" / "scenarios" / "amsterdam.yaml")
+    for cr in ("CR26", "CR27"):  # Delft en Westland, Agglomeratie 's-Gravenhage
+        sc, label = by_region[cr]
+        assert label == "calibrated:haaglanden"
+        assert sc.groups == haaglanden.groups and sc.flows == haaglanden.flows
+    assert by_region["CR23"][1] == "calibrated:amsterdam"
+    assert by_region["CR23"][0].allocation.ranking == amsterdam.allocation.ranking == "points"
+    assert by_region["CR12"][1] == "calibrated:twente"
+    defaults = [label for _, _, label in regions if label == "national_default"]
+    assert len(defaults) == 40 - 5
+
+
+def _write_membership(path: Path, rows) -> Path:
+    pd.DataFrame(rows, columns=["municipality", "region"]).to_csv(path, index=False)
+    return path
+
+
+def test_membership_csv_by_province(tmp_path):
+    m = municipalities()
+    path = _write_membership(tmp_path / "m.csv", zip(m["code"], m["province"], strict=True))
+    regions = membership(str(path))
+    assert len(regions) == 12
+    assert sum(len(v) for v in regions.values()) == 342
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda rows: rows[1:], "misses 1 municipalities"),
+        (lambda rows: [*rows, rows[0]], "listed twice"),
+        (lambda rows: [("GM9999", "X"), *rows], "unknown municipality 'GM9999'"),
+        (lambda rows: [(rows[0][0], ""), *rows[1:]], "empty region"),
+    ],
+)
+def test_bad_membership_csv(tmp_path, edit, message):
+    m = municipalities()
+    rows = list(zip(m["code"], m["corop_code"], strict=True))
+    path = _write_membership(tmp_path / "m.csv", edit(rows))
+    with pytest.raises(ScenarioError, match=message) as err:
+        membership(str(path))
+    assert "\n" not in str(err.value)
+
+
+def test_national_run_reports_checks(tmp_path):
+    """The whole country over a very short horizon, through the command line: every
+    region and municipality in the outputs, and at baseline the share of municipalities
+    below 30% social stock equals CBS (285 of 342 on 1 Jan 2025)."""
+    text = NATIONAL.read_text().replace("burn_in_years: 5", "burn_in_years: 0.2")
+    text = text.replace("\nyears: 5", "\nyears: 0.3")
+    for name in ("haaglanden", "amsterdam", "twente"):
+        text = text.replace(f"{name}.yaml", str(NATIONAL.parent / f"{name}.yaml"))
+    scenario = tmp_path / "national.yaml"
+    scenario.write_text(text)
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "model.cli", "national", str(scenario), "--workers", "2",
+         "--out", str(out)],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    meta = json.loads((out / "national.json").read_text())
+    checks = {c["measure"]: c for c in meta["checks"]}
+    below = checks["municipalities_below_30pct_social"]
+    assert below["simulated"] == below["observed"] == 285
+    assert checks["lettings_per_year"]["observed"] == 161_000
+    assert checks["lettings_per_year"]["simulated"] > 0
+    munis = pd.read_csv(out / "municipalities.csv")
+    assert sorted(munis["municipality"]) == sorted(municipalities()["code"])
+    regions = pd.read_csv(out / "regions.csv")
+    assert len(regions) == 40
+    assert regions["corporation_stock_2025"].sum() == CBS["corporation"]
+    assert np.isclose(regions["lettings_per_year"].sum(), munis["lettings_per_year"].sum())
+    assert set(regions["parameters"]) == {
+        "national_default", "calibrated:haaglanden", "calibrated:amsterdam", "calibrated:twente"
+    }
+
+
+def test_bad_national_scenario_is_one_line(tmp_path):
+    bad = tmp_path / "n.yaml"
+    bad.write_text("kind: national\nname: x\ndefaults: haaglanden.yaml\nyears: -1\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "model.cli", "national", str(bad)],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "years" in proc.stderr

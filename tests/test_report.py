@@ -1,0 +1,113 @@
+"""The HTML report of an experiment (issue 6): it builds from a small sweep folder, every
+figure it references exists and is an image, the CSV behind each figure has its columns,
+the text names the variants with intervals, and bad folders give a one-line error."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pandas as pd
+import pytest
+from PIL import Image
+from test_analysis import VARIANTS, write_sweep
+
+from model import ScenarioError
+from model.report import build_report, main
+
+CSV_COLUMNS = {
+    "differences": {"measure", "group", "municipality", "variant", "diff", "lo", "hi", "method"},
+    "ratios": {"variant", "municipality", "quantity", "estimate", "lo", "hi", "method"},
+    "headline": {"variant", "quantity", "unit", "estimate", "lo", "hi", "method"},
+    "displacement_curve": {"measure", "group", "variant", "lever_value", "diff_months"},
+    "search_time_cdf": {"variant", "group", "quantile", "search_time"},
+    "backlog": {"measure", "group", "municipality", "time", "variant", "mean", "lo", "hi"},
+    "task_share": {"municipality", "variant", "share", "fair_share_population",
+                   "excess_pp_population"},
+    "variants": {"variant", "lever", "lever_value", "setting"},
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    """Three paired variants (no quota, 20% and 50% floor), three replications each."""
+    return write_sweep(tmp_path_factory.mktemp("report") / "results", VARIANTS, 3)
+
+
+@pytest.fixture(scope="module")
+def report(sweep):
+    return build_report(sweep)
+
+
+def test_report_builds_with_figures_and_tables(sweep, report):
+    assert report == sweep / "report" / "index.html" and report.is_file()
+    page = report.read_text(encoding="utf-8")
+    out = report.parent
+    pngs = set(re.findall(r'src="([^"]+\.png)"', page))
+    assert pngs == {"displacement.png", "waiting_cdf.png", "backlog.png", "task_map.png"}
+    assert pngs == {p.name for p in out.glob("*.png")}  # every PNG is referenced
+    for name in pngs:
+        path = out / name
+        assert path.stat().st_size > 10_000, name
+        with Image.open(path) as im:
+            im.verify()
+        with Image.open(path) as im:
+            assert im.format == "PNG" and min(im.size) > 200, (name, im.size)
+    for name in set(re.findall(r'href="([^"]+\.csv)"', page)):
+        assert (out / name).is_file(), name
+    for name, cols in CSV_COLUMNS.items():
+        table = pd.read_csv(out / f"{name}.csv")
+        assert cols <= set(table.columns), (name, cols - set(table.columns))
+        assert len(table), name
+    assert "http" not in page.replace("http-equiv", "")  # nothing fetched from outside
+
+
+def test_report_text_names_variants_with_intervals(report):
+    page = report.read_text(encoding="utf-8")
+    text = page.split("<h2>Main differences</h2>")[1].split("<table")[0]
+    paragraphs = re.findall(r"<p>(.*?)</p>", text, flags=re.S)
+    assert len(paragraphs) == 2
+    for p, name in zip(paragraphs, ("floor 20%", "floor 50%"), strict=True):
+        assert p.startswith(name) and "current practice" in p
+        assert "mean search time of regular seekers" in p and "95% CI" in p
+    assert "paired t-intervals" in page
+    footer = page.split("<footer>")[1]
+    for part in ("small sweep", "0" * 64, "root seed 2025", "9 runs", "woonsim 0."):
+        assert part in footer, part
+
+
+def test_report_categorical_unpaired(sweep, tmp_path):
+    """Variants without a numeric lever are drawn as categories; an unpaired experiment
+    reports Welch intervals only. (The runs are reused; only experiment.json changes.)"""
+    folder = tmp_path / "results"
+    shutil.copytree(sweep / "runs", folder / "runs")
+    exp = json.loads((sweep / "experiment.json").read_text(encoding="utf-8"))
+    exp["paired"] = False
+    exp["variants"][1]["set"] = {"allocation.ranking": "points"}
+    exp["variants"][2]["set"] = {"allocation.ranking": "points", "allocation.lottery_share": 0.1}
+    (folder / "experiment.json").write_text(json.dumps(exp), encoding="utf-8")
+    index = main(folder, tmp_path / "out")
+    assert index == tmp_path / "out" / "index.html"
+    page = index.read_text(encoding="utf-8")
+    assert "Welch t-intervals" in page and "paired t-intervals" not in page
+    curve = pd.read_csv(tmp_path / "out" / "displacement_curve.csv")
+    assert curve["lever_value"].isna().all()
+    diffs = pd.read_csv(tmp_path / "out" / "differences.csv")
+    assert (diffs["method"] == "welch t").all()
+
+
+def test_bad_folders_raise_one_line_errors(tmp_path):
+    cases = {"missing": tmp_path / "missing", "no experiment.json": tmp_path}
+    for what, folder in cases.items():
+        with pytest.raises(ScenarioError) as err:
+            build_report(folder)
+        assert "\n" not in str(err.value) and str(folder) in str(err.value), what
+    (tmp_path / "experiment.json").write_text(
+        json.dumps({"name": "x", "baseline": "a", "variants": [{"name": "a", "set": {}}]}),
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError, match="no finished runs") as err:
+        main(tmp_path)
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "report").exists()

@@ -1,0 +1,503 @@
+"""The sweep runner: one file per run, byte-identical results whatever executes them
+(serial, a process pool, a Dask cluster), resume after a kill, and refusal to mix
+experiments in one folder."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import pickle
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from model.cli import main, process_pool
+from model.experiment import load_experiment
+from model.market import run
+from model.metrics import run_metrics
+from model.runner import FolderError, RunFailed, run_one, sweep
+
+DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).parents[1]
+TOTAL = 9  # tiny_experiment.yaml: 3 variants x 3 replications
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    for name in ("tiny_region.yaml", "tiny_experiment.yaml"):
+        shutil.copy(DATA / name, tmp_path / name)
+    return tmp_path
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under `root` (hidden ones included) by relative path."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "model.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+
+
+@pytest.fixture(scope="module")
+def reference_dir(tmp_path_factory) -> Path:
+    """The tiny experiment swept serially, in this process (once per module)."""
+    root = tmp_path_factory.mktemp("reference")
+    for name in ("tiny_region.yaml", "tiny_experiment.yaml"):
+        shutil.copy(DATA / name, root / name)
+    result = sweep(load_experiment(root / "tiny_experiment.yaml"), root / "serial")
+    assert (result.total, result.skipped, result.ran) == (TOTAL, 0, TOTAL)
+    return root / "serial"
+
+
+@pytest.fixture
+def reference(folder: Path, reference_dir: Path) -> dict[str, bytes]:
+    """The reference folder's files; a copy of the folder is at `folder / "serial"`."""
+    shutil.copytree(reference_dir, folder / "serial")
+    return tree(reference_dir)
+
+
+# --- one run ------------------------------------------------------------------------------
+def test_run_one_table_and_metadata(folder):
+    exp = load_experiment(folder / "tiny_experiment.yaml")
+    spec = exp.runs()[4]  # variant 1, replication 1
+    assert (spec.run, spec.variant_index, spec.replication) == ("v01-p000-r001", 1, 1)
+    assert pickle.loads(pickle.dumps(run_one)) is run_one
+    spec = pickle.loads(pickle.dumps(spec))  # what a worker receives
+    table = run_one(spec)
+    plain = run_metrics(run(exp.scenario(1), np.random.SeedSequence(20251125, spawn_key=(0, 1))))
+    assert table.column_names == [*plain.column_names, "run", "variant", "point", "replication"]
+    for name in plain.column_names:
+        a, b = table.column(name).to_numpy(), plain.column(name).to_numpy()
+        np.testing.assert_array_equal(a, b)  # NaN equals NaN here
+    assert table.schema.field("point").type == pa.int32()
+    assert table.schema.field("replication").type == pa.int32()
+    assert set(table.column("run").to_pylist()) == {"v01-p000-r001"}
+    assert set(table.column("variant").to_pylist()) == {"30% floor"}
+    assert set(table.column("point").to_pylist()) == {0}
+    assert set(table.column("replication").to_pylist()) == {1}
+    meta = json.loads(table.schema.metadata[b"woonsim"])
+    base = json.loads(plain.schema.metadata[b"woonsim"])
+    for key in ("seed", "scenario_sha256", "version"):
+        assert meta[key] == base[key]
+    assert meta["seed"] == {"entropy": 20251125, "spawn_key": [0, 1]}
+    assert meta["scenario_sha256"] == exp.scenario(1).digest()
+    assert meta["experiment_sha256"] == exp.sha256
+    assert (meta["variant"], meta["replication"], meta["run"]) == ("30% floor", 1, "v01-p000-r001")
+
+
+def test_folder_layout(folder, reference):
+    exp = load_experiment(folder / "tiny_experiment.yaml")
+    names = sorted(reference)
+    runs = [f"runs/v{v:02d}-p000-r{r:03d}.parquet" for v in range(3) for r in range(3)]
+    assert names == sorted(["experiment.json", "manifest.json", *runs])
+    spec = json.loads(reference["experiment.json"])
+    assert spec["sha256"] == exp.sha256 and spec["name"] == "tiny quota experiment"
+    assert spec["points"] == [{}]
+    assert spec["municipalities"] == ["GM1842", "GM0629"]
+    assert spec["base_scenario"]["name"] == "tiny Haaglanden"
+    manifest = json.loads(reference["manifest.json"])
+    assert manifest["experiment_sha256"] == exp.sha256
+    assert manifest["total_runs"] == TOTAL
+    rows = manifest["runs"]
+    assert [r["run"] for r in rows] == sorted(r["run"] for r in rows)
+    assert [r["file"] for r in rows] == runs
+    for r in rows:
+        v, rep = int(r["run"][1:3]), int(r["run"][-3:])
+        assert r["variant"] == exp.variant_names[v] and r["replication"] == rep
+        assert r["seed"] == {"entropy": 20251125, "spawn_key": [0, rep]}  # paired
+        data = reference[r["file"]]
+        assert r["sha256"] == hashlib.sha256(data).hexdigest()
+        table = pq.read_table(folder / "serial" / r["file"])
+        assert set(table.column("run").to_pylist()) == {r["run"]}
+    assert not any(Path(n).name.startswith(".") for n in names)
+
+
+# --- executors ------------------------------------------------------------------------
+class _CountingFuture(Future):
+    def __init__(self, owner):
+        super().__init__()
+        self.owner = owner
+
+    def result(self, timeout=None):
+        with self.owner.lock:
+            self.owner.outstanding -= 1
+        return super().result(timeout)
+
+
+class Shuffling(Executor):
+    """Runs on two threads after a random delay (so runs finish out of order) and records
+    how many runs were submitted and not yet collected."""
+
+    def __init__(self):
+        self.inner = ThreadPoolExecutor(2)
+        self.lock = threading.Lock()
+        self.outstanding = self.most = 0
+        self.submitted: list[str] = []
+        self.rng = random.Random(3)
+
+    def submit(self, fn, /, *args, **kwargs):
+        outer = _CountingFuture(self)
+        with self.lock:
+            self.outstanding += 1
+            self.most = max(self.most, self.outstanding)
+            self.submitted.append(args[0].run)
+            delay = self.rng.uniform(0, 0.3)
+
+        def later():
+            time.sleep(delay)
+            return fn(*args, **kwargs)
+
+        inner = self.inner.submit(later)
+
+        def relay(f):
+            if f.exception() is not None:
+                outer.set_exception(f.exception())
+            else:
+                outer.set_result(f.result())
+
+        inner.add_done_callback(relay)
+        return outer
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        self.inner.shutdown(wait, cancel_futures=cancel_futures)
+
+
+def test_bounded_window_and_completion_order(folder, reference):
+    exp = load_experiment(folder / "tiny_experiment.yaml")
+    ex = Shuffling()
+    with ex:
+        result = sweep(exp, folder / "shuffled", ex, window=3)
+    assert result.ran == TOTAL
+    assert ex.most == 3  # the window filled, and was never exceeded
+    assert sorted(ex.submitted) == sorted(s.run for s in exp.runs())
+    # submitted replication by replication: every variant of replication 0 first
+    assert [s[-3:] for s in ex.submitted[:3]] == ["000"] * 3
+    assert tree(folder / "shuffled") == reference
+
+
+def test_process_pool_gives_the_same_bytes(folder, reference):
+    exp = load_experiment(folder / "tiny_experiment.yaml")
+    with process_pool(2) as ex:
+        sweep(exp, folder / "pool", ex)
+    assert tree(folder / "pool") == reference
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+@contextlib.contextmanager
+def dask_cluster(tmp: Path):
+    """A Dask scheduler and one single-threaded worker on 127.0.0.1, as separate
+    processes; yields the scheduler's address."""
+    from distributed import Client
+
+    dask = Path(sys.executable).parent / "dask"
+    sched_cmd = (
+        [str(dask), "scheduler"]
+        if dask.exists()
+        else [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    )
+    worker_cmd = (
+        [str(dask), "worker"]
+        if dask.exists()
+        else [sys.executable, "-m", "distributed.cli.dask_worker"]
+    )
+    info = tmp / "scheduler.json"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    procs: list[subprocess.Popen] = []
+    logs = []
+    try:
+        for name, cmd in (
+            (
+                "scheduler",
+                [
+                    *sched_cmd,
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--no-dashboard",
+                    "--scheduler-file",
+                    str(info),
+                ],
+            ),
+            (
+                "worker",
+                [
+                    *worker_cmd,
+                    "--scheduler-file",
+                    str(info),
+                    "--host",
+                    "127.0.0.1",
+                    "--nthreads",
+                    "1",
+                    "--no-nanny",
+                    "--no-dashboard",
+                    "--memory-limit",
+                    "0",
+                    "--death-timeout",
+                    "120",
+                    "--local-directory",
+                    str(tmp / "worker"),
+                ],
+            ),
+        ):
+            log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - closed below
+            logs.append(log)
+            procs.append(
+                subprocess.Popen(
+                    cmd,
+                    cwd=REPO,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+            if name == "scheduler":
+                deadline = time.monotonic() + 120
+                while not info.exists() or not info.read_text().strip():
+                    assert procs[0].poll() is None, (tmp / "scheduler.log").read_text()
+                    assert time.monotonic() < deadline, "scheduler did not start"
+                    time.sleep(0.1)
+        address = json.loads(info.read_text())["address"]
+        assert address.startswith("tcp://127.0.0.1:")
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(1, timeout=120)
+            assert sum(client.nthreads().values()) == 1
+        yield address
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
+        for log in logs:
+            log.close()
+
+
+def test_dask_cluster_gives_the_same_bytes(folder, reference):
+    with dask_cluster(folder) as address:
+        proc = cli(
+            "experiment",
+            str(folder / "tiny_experiment.yaml"),
+            "--out",
+            str(folder / "dask"),
+            "--scheduler",
+            address,
+            cwd=folder,
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert f"results: {folder / 'dask'}" in proc.stdout
+    assert tree(folder / "dask") == reference
+
+
+def test_cli_serial_and_default_folder(folder, reference):
+    proc = cli("experiment", "tiny_experiment.yaml", "--workers", "1", cwd=folder)
+    assert proc.returncode == 0, proc.stderr
+    out = folder / "results" / "tiny_experiment"
+    assert proc.stdout.strip() == f"results: {Path('results/tiny_experiment')} ({TOTAL} runs)"
+    assert tree(out) == reference
+    assert "9/9 runs" in proc.stderr
+
+
+# --- resume -----------------------------------------------------------------------------
+def test_resume_after_kill(folder):
+    text = (
+        (folder / "tiny_experiment.yaml").read_text().replace("replications: 3", "replications: 6")
+    )
+    (folder / "exp.yaml").write_text(text)
+    exp = load_experiment(folder / "exp.yaml")
+    total = len(exp.runs())
+    assert total == 18
+    sweep(exp, folder / "whole")
+    whole = tree(folder / "whole")
+
+    out = folder / "killed"
+    runs = out / "runs"
+    cmd = [
+        sys.executable,
+        "-m",
+        "model.cli",
+        "experiment",
+        "exp.yaml",
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=folder,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (runs.is_dir() and len(list(runs.glob("v*.parquet"))) >= 3):
+            assert proc.poll() is None, "the sweep ended before it could be killed"
+            assert time.monotonic() < deadline, "no runs written"
+            time.sleep(0.01)
+        os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its pool workers
+        proc.wait(30)
+    finally:
+        _stop(proc)
+    done = len(list(runs.glob("v*.parquet")))
+    assert 3 <= done < total
+    # what a kill in the middle of a write leaves behind
+    (runs / ".v00-p000-r000.parquet.abc123.tmp").write_bytes(b"PAR1 half a file")
+    (out / ".manifest.json.xyz.tmp").write_bytes(b"{")
+
+    resumed = cli("experiment", "exp.yaml", "--out", str(out), "--workers", "2", cwd=folder)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{done} already done before" in resumed.stdout
+    assert tree(out) == whole  # nothing lost, nothing twice, no temporary files
+
+
+class Counting(Executor):
+    """Runs in this thread; records what was submitted."""
+
+    def __init__(self):
+        self.submitted: list[str] = []
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.submitted.append(args[0].run)
+        f = Future()
+        f.set_result(fn(*args, **kwargs))
+        return f
+
+
+def test_resume_skips_finished_runs(folder, reference):
+    exp = load_experiment(folder / "tiny_experiment.yaml")
+    out = folder / "serial"
+    runs = out / "runs"
+    before = {p.name: p.stat().st_mtime_ns for p in runs.iterdir()}
+    (runs / "v02-p000-r001.parquet").unlink()
+    (runs / "v01-p000-r002.parquet").write_bytes(b"PAR1 truncated")  # not a whole file
+    (runs / ".v00-p000-r000.parquet.k1ll3d.tmp").write_bytes(b"PAR1")
+    (out / "manifest.json").unlink()
+    time.sleep(0.01)
+
+    ex = Counting()
+    result = sweep(exp, out, ex)
+    assert sorted(ex.submitted) == ["v01-p000-r002", "v02-p000-r001"]
+    assert (result.total, result.skipped, result.ran) == (TOTAL, TOTAL - 2, 2)
+    after = {p.name: p.stat().st_mtime_ns for p in runs.iterdir()}
+    assert set(after) == set(before)
+    for name, t in before.items():
+        if name not in ("v02-p000-r001.parquet", "v01-p000-r002.parquet"):
+            assert after[name] == t, name
+    assert tree(out) == reference
+
+    ex = Counting()
+    assert sweep(exp, out, ex).ran == 0 and ex.submitted == []
+    assert tree(out) == reference
+
+
+def test_failed_run_keeps_the_others(folder, reference, monkeypatch):
+    exp = load_experiment(folder / "tiny_experiment.yaml")
+
+    def broken(spec):
+        if spec.run == "v01-p000-r001":
+            raise ValueError("boom")
+        return run_one(spec)
+
+    monkeypatch.setattr("model.runner.run_one", broken)
+    out = folder / "failed"
+    with pytest.raises(
+        RunFailed,
+        match=r"^run v01-p000-r001 \(30% floor, replication 1\) "
+        r"failed: ValueError: boom$",
+    ):
+        sweep(exp, out)
+    # replication-major order: the three runs of replication 0 and v00-r001 came first
+    written = sorted(p.name for p in (out / "runs").iterdir())
+    assert written == [
+        "v00-p000-r000.parquet",
+        "v00-p000-r001.parquet",
+        "v01-p000-r000.parquet",
+        "v02-p000-r000.parquet",
+    ]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [r["file"] for r in manifest["runs"]] == [f"runs/{n}" for n in written]
+    monkeypatch.undo()
+    assert sweep(exp, out).ran == TOTAL - 4
+    assert tree(out) == reference
+
+
+# --- refusing to mix ---------------------------------------------------------------------
+def test_refuses_a_folder_of_another_experiment(folder, reference, capsys):
+    other_file = folder / "other.yaml"
+    other_file.write_text(
+        (folder / "tiny_experiment.yaml").read_text().replace("root_seed: 20251125", "root_seed: 1")
+    )
+    other = load_experiment(other_file)
+    out = folder / "serial"
+    with pytest.raises(FolderError, match="holds results of another experiment"):
+        sweep(other, out)
+    assert main(["experiment", str(other_file), "--out", str(out), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"woonsim: error: {out}: holds results of another experiment")
+    assert err.count("\n") == 1
+    assert tree(out) == reference  # untouched
+
+
+def test_refuses_other_folders(folder, capsys):
+    exp = load_experiment(folder / "tiny_experiment.yaml")
+    notes = folder / "notes"
+    notes.mkdir()
+    (notes / "todo.txt").write_text("x")
+    with pytest.raises(FolderError, match="not empty and not an experiment results folder"):
+        sweep(exp, notes)
+    assert sorted(p.name for p in notes.iterdir()) == ["todo.txt"]
+    a_file = folder / "a_file"
+    a_file.write_text("x")
+    assert main(["experiment", str(folder / "tiny_experiment.yaml"), "--out", str(a_file)]) == 2
+    assert "exists and is not a directory" in capsys.readouterr().err
+    assert main(["experiment", str(folder / "tiny_experiment.yaml"), "--workers", "0"]) == 2
+    assert "--workers: need at least 1" in capsys.readouterr().err
+    assert not (folder / "results").exists()
+
+
+def test_one_sweep_at_a_time(folder):
+    import fcntl
+
+    exp = load_experiment(folder / "tiny_experiment.yaml")
+    out = folder / "busy"
+    out.mkdir()
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(FolderError, match="another sweep is writing into this folder"):
+            sweep(exp, out)
+    finally:
+        os.close(fd)
+    assert list(out.iterdir()) == []
