@@ -1,12 +1,13 @@
 # Two commands on a fresh machine (each creates .venv from the pins when it is missing):
-#   make run    the main job: the default region (Haaglanden); results in results/
+#   make run    the main job: the default experiment (quota for aandachtsgroepen, Haaglanden),
+#               paired replications on every core, then the HTML report; results/quota_haaglanden/
 #   make test   lint + the test suite (what CI runs)
 PYTHON ?= python3.12
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test test-all validate bench lint lock lab clean
+.PHONY: run region national test test-all validate bench lint lock lab clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: need Python 3.12 as '$(PYTHON)' (pyenv install 3.12, or make PYTHON=/path/to/python3.12)"; exit 1; }
@@ -18,7 +19,13 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
+	$(BIN)/woonsim experiment experiments/quota_haaglanden.yaml --out results/quota_haaglanden
+
+region: $(STAMP)
 	$(BIN)/woonsim run experiments/scenarios/haaglanden.yaml --seed 1 --out results/haaglanden
+
+national: $(STAMP)
+	$(BIN)/woonsim national experiments/scenarios/national.yaml --seed 1 --out results/national
 
 test: $(STAMP)
 	$(BIN)/ruff check .

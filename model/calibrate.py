@@ -228,7 +228,8 @@ def calibrate(
     SeedSequence(root_seed).spawn(R), the same seeds for every candidate (common random
     numbers). The fit table (every target, holdouts included) simulates the fitted values
     with `table_replications` fresh seeds, SeedSequence(root_seed + 1).spawn(n), or with
-    the fitting seeds when None."""
+    the fitting seeds when None. With `max_evaluations` 0 nothing is fitted: the table
+    shows the scenario's own values (a check of a committed fit)."""
     params, targets = list(params), list(targets)
     fit_idx = [k for k, t in enumerate(targets) if t.use == "fit"]
     if not fit_idx:
@@ -260,20 +261,23 @@ def calibrate(
             progress(count, value)
         return value
 
-    clipped = np.clip((start - lo) / (hi - lo), 1e-3, 1 - 1e-3)
-    u0 = np.log(clipped / (1 - clipped))
-    res = optimize.minimize(
-        objective,
-        u0,
-        method="Nelder-Mead",
-        options={
-            "maxfev": max_evaluations,
-            "xatol": 1e-3,
-            "fatol": 1e-3,
-            "initial_simplex": u0 + 0.8 * np.vstack([np.zeros(len(u0)), np.eye(len(u0))]),
-        },
-    )
-    best = values_of(res.x)
+    if max_evaluations == 0:  # no fit: the table at the scenario's own values
+        best, fun = start, math.nan
+    else:
+        clipped = np.clip((start - lo) / (hi - lo), 1e-3, 1 - 1e-3)
+        u0 = np.log(clipped / (1 - clipped))
+        res = optimize.minimize(
+            objective,
+            u0,
+            method="Nelder-Mead",
+            options={
+                "maxfev": max_evaluations,
+                "xatol": 1e-3,
+                "fatol": 1e-3,
+                "initial_simplex": u0 + 0.8 * np.vstack([np.zeros(len(u0)), np.eye(len(u0))]),
+            },
+        )
+        best, fun = values_of(res.x), float(res.fun)
     return Fit(
         params=params,
         values=best.tolist(),
@@ -285,7 +289,7 @@ def calibrate(
             if table_replications is None
             else np.random.SeedSequence(root_seed + 1).spawn(table_replications),
         ),
-        objective=float(res.fun),
+        objective=fun,
         evaluations=count,
     )
 

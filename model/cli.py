@@ -322,8 +322,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_national(args: argparse.Namespace) -> int:
     import json
+    from contextlib import ExitStack
 
-    from .national import load_national, run_national
+    import yaml
+
+    from .national import fit_default_departure_rate, load_national, run_national
     from .results import write_atomically
     from .scenario import ScenarioError
 
@@ -335,12 +338,19 @@ def cmd_national(args: argparse.Namespace) -> int:
     if args.membership:
         ns = ns.model_copy(update={"membership": str(Path(args.membership).resolve())})
     t0 = time.perf_counter()
-    progress = Progress("national")
-    if args.workers == 1:
-        out = run_national(ns, base, args.seed, None, progress)
-    else:
-        with process_pool(args.workers) as ex:
-            out = run_national(ns, base, args.seed, ex, progress)
+    fit = None
+    with ExitStack() as stack:
+        ex = stack.enter_context(process_pool(args.workers)) if args.workers > 1 else None
+        if args.fit_defaults:
+            fit = fit_default_departure_rate(ns, base, args.seed, executor=ex, progress=_fit_line)
+            print(
+                f"fitted national defaults: flows.departure_rate = {fit['fitted']:.4g} "
+                f"({fit['lettings_at_fit']:,.0f} lettings/yr against {fit['target']:,.0f}; "
+                f"{len(fit['evaluations'])} evaluations)"
+            )
+            overrides = {**ns.default_overrides, fit["parameter"]: round(fit["fitted"], 6)}
+            ns = ns.model_copy(update={"default_overrides": overrides})
+        out = run_national(ns, base, args.seed, ex, Progress("national"))
     meta = {
         "scenario": ns.model_dump(mode="json"),
         "scenario_sha256": ns.digest(),
@@ -352,6 +362,9 @@ def cmd_national(args: argparse.Namespace) -> int:
 
     def files(tmp):
         (tmp / "national.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        if fit is not None:
+            record = {"scenario": str(args.scenario), "seed": args.seed, **fit}
+            (tmp / "fitted_national.yaml").write_text(yaml.safe_dump(record, sort_keys=False))
         out["regions"].to_csv(tmp / "regions.csv", index=False, lineterminator="\n")
         out["municipalities"].to_csv(tmp / "municipalities.csv", index=False, lineterminator="\n")
 
@@ -374,6 +387,14 @@ def cmd_national(args: argparse.Namespace) -> int:
         )
     print(f"wrote {written} ({time.perf_counter() - t0:.0f} s)")
     return 0
+
+
+def _fit_line(k: int, rate: float, lettings: float) -> None:
+    print(
+        f"national fit: evaluation {k}, departure rate {rate:.5f}, {lettings:,.0f} lettings/yr",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _connect(address: str):
@@ -494,7 +515,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--replications", "-R", type=_positive_int, default=2)
     c.add_argument("--root-seed", type=_positive_int, default=20250101)
-    c.add_argument("--max-evaluations", type=_positive_int, default=40)
+    c.add_argument(
+        "--max-evaluations",
+        type=_positive_int,
+        default=40,
+        help="0: no fit, only the table at the scenario's values",
+    )
     c.add_argument(
         "--table-replications",
         type=_positive_int,
@@ -511,6 +537,12 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--membership", help="CSV municipality,region (default: the scenario's)")
     n.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
     n.add_argument("--out")
+    n.add_argument(
+        "--fit-defaults",
+        action="store_true",
+        help="first fit the national defaults' departure rate to CBS's national lettings "
+        "(161,000 in 2023); writes fitted_national.yaml beside the outputs",
+    )
     n.set_defaults(fn=cmd_national)
 
     e = sub.add_parser(

@@ -148,8 +148,12 @@ def run_metrics(result: RegionResult) -> pa.Table:
     pop = np.array([x.population for x in m.munis], float)
     social = np.array([x.corporation_start for x in m.munis], float)
     for i, x in enumerate(m.munis):
-        rows.add("share_of_aandachtsgroep_lettings", "aandachtsgroepen", x.code,
-                 per_muni[i] / max(per_muni.sum(), 1))
+        rows.add(
+            "share_of_aandachtsgroep_lettings",
+            "aandachtsgroepen",
+            x.code,
+            per_muni[i] / max(per_muni.sum(), 1),
+        )
         rows.add("fair_share_population", "aandachtsgroepen", x.code, pop[i] / pop.sum())
         rows.add("fair_share_social_stock", "aandachtsgroepen", x.code, social[i] / social.sum())
         rows.add("social_share_end", "all", x.code, x.social_share)

@@ -13,6 +13,7 @@ region's output says which it used (`parameters`).
 from __future__ import annotations
 
 import csv
+import math
 import zlib
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -29,6 +30,7 @@ from .scenario import ScenarioError, _one_line, _Strict, load_scenario, parse_sc
 __all__ = [
     "NATIONAL_CHECKS",
     "NationalScenario",
+    "fit_default_departure_rate",
     "load_national",
     "membership",
     "region_scenarios",
@@ -65,6 +67,8 @@ class NationalScenario(_Strict):
     membership: str = "corop"  # "corop", or a CSV file with columns municipality,region
     # label -> region scenario file with fitted parameters
     calibrated: dict[str, str] = Field(default_factory=dict)
+    # values set on the national defaults, by path as in calibration (flows.departure_rate)
+    default_overrides: dict[str, float] = Field(default_factory=dict)
     burn_in_years: Annotated[float, Field(ge=0)] | None = None
     years: Annotated[float, Field(gt=0)] | None = None
 
@@ -139,7 +143,16 @@ def _for_region(template: dict, codes: list[str], name: str, ns: NationalScenari
 
 def region_scenarios(ns: NationalScenario, base: Path) -> list[tuple[str, object, str]]:
     """(region, region scenario, parameters used) for every region of the membership."""
-    defaults = load_scenario(base / ns.defaults).model_dump(mode="python")
+    defaults = load_scenario(base / ns.defaults)
+    if ns.default_overrides:
+        from .calibrate import Parameter, with_parameters
+
+        params = [Parameter(path, -math.inf, math.inf) for path in ns.default_overrides]
+        try:
+            defaults = with_parameters(defaults, params, list(ns.default_overrides.values()))
+        except ScenarioError as err:
+            raise ScenarioError(f"default_overrides: {err}") from None
+    defaults = defaults.model_dump(mode="python")
     calibrated = {
         label: load_scenario(base / p).model_dump(mode="python")
         for label, p in ns.calibrated.items()
@@ -201,8 +214,7 @@ def _run_region(task) -> tuple[dict, list[dict]]:
                 "region": region,
                 "parameters": label,
                 "lettings_per_year": mu["lettings"] / scenario.years,
-                "aandachtsgroep_lettings_per_year": mu["aandachtsgroep_lettings"]
-                / scenario.years,
+                "aandachtsgroep_lettings_per_year": mu["aandachtsgroep_lettings"] / scenario.years,
                 "social_share_start": mu["social_share_start"],
                 "social_share_end": mu["social_share_end"],
                 "statushouder_backlog_end": float(bl),
@@ -215,6 +227,78 @@ def _run_region(task) -> tuple[dict, list[dict]]:
     return row, munis
 
 
+def _run_regions(tasks: list, executor: Executor | None, progress) -> list:
+    # largest regions first, so that a pool is not left waiting on one big region
+    stock = municipalities().set_index("code")["corporation_2025"]
+    tasks = sorted(tasks, key=lambda t: -stock[t[1].municipalities].sum())
+    results = []
+    mapper = executor.map if executor is not None else map
+    for k, res in enumerate(mapper(_run_region, tasks), start=1):
+        results.append(res)
+        if progress:
+            progress(k, len(tasks))
+    return results
+
+
+def fit_default_departure_rate(
+    ns: NationalScenario,
+    base: Path,
+    seed: int,
+    target: float = NATIONAL_CHECKS["lettings_per_year"]["observed"],
+    executor: Executor | None = None,
+    progress: Callable[[int, float, float], None] | None = None,
+    rtol: float = 0.005,
+    max_evaluations: int = 8,
+) -> dict:
+    """The national defaults' departure rate at which the national lettings per year equal
+    `target` (CBS 2023), by the secant method on the regions that take the defaults (the
+    calibrated regions keep their own fits and are run once). Every evaluation uses the
+    same seeds (common random numbers), so lettings are a deterministic function of the
+    rate. Stops when within `rtol` of the target; returns the evaluations and the rate."""
+    tasks = [(r, sc, label, seed) for r, sc, label in region_scenarios(ns, base)]
+    fixed = sum(
+        row["lettings_per_year"]
+        for row, _ in _run_regions([t for t in tasks if t[2] != "national_default"], executor, None)
+    )
+    path = "flows.departure_rate"
+    rate = ns.default_overrides.get(path, load_scenario(base / ns.defaults).flows.departure_rate)
+
+    def lettings(r: float) -> float:
+        trial = ns.model_copy(update={"default_overrides": {**ns.default_overrides, path: r}})
+        own = [
+            (reg, sc, label, seed)
+            for reg, sc, label in region_scenarios(trial, base)
+            if label == "national_default"
+        ]
+        return fixed + sum(row["lettings_per_year"] for row, _ in _run_regions(own, executor, None))
+
+    history = []
+    x0, f0 = rate, lettings(rate) - target
+    history.append((x0, f0 + target))
+    if progress:
+        progress(1, x0, f0 + target)
+    # first step: lettings of the default regions taken as proportional to the rate
+    x1 = x0 * (1 - f0 / (f0 + target - fixed))
+    while len(history) < max_evaluations and abs(f0) > rtol * target:
+        f1 = lettings(x1) - target
+        history.append((x1, f1 + target))
+        if progress:
+            progress(len(history), x1, f1 + target)
+        if abs(f1) <= rtol * target or f1 == f0:
+            x0, f0 = x1, f1
+            break
+        x0, f0, x1 = x1, f1, x1 - f1 * (x1 - x0) / (f1 - f0)
+    return {
+        "parameter": path,
+        "fitted": float(x0),
+        "target": float(target),
+        "lettings_at_fit": float(f0 + target),
+        "relative_error": float(f0 / target),
+        "calibrated_regions_lettings": float(fixed),
+        "evaluations": [{"departure_rate": x, "lettings_per_year": y} for x, y in history],
+    }
+
+
 def run_national(
     ns: NationalScenario,
     base: Path,
@@ -225,15 +309,7 @@ def run_national(
     """Run every region (in parallel on `executor`); returns the region and municipality
     tables (DataFrames) and the national totals beside the national statistics."""
     tasks = [(r, sc, label, seed) for r, sc, label in region_scenarios(ns, base)]
-    # largest regions first, so that a pool is not left waiting on one big region
-    stock = municipalities().set_index("code")["corporation_2025"]
-    tasks.sort(key=lambda t: -stock[t[1].municipalities].sum())
-    results = []
-    mapper = executor.map if executor is not None else map
-    for k, res in enumerate(mapper(_run_region, tasks), start=1):
-        results.append(res)
-        if progress:
-            progress(k, len(tasks))
+    results = _run_regions(tasks, executor, progress)
     regions = pd.DataFrame([r for r, _ in results]).sort_values("region", ignore_index=True)
     munis = pd.DataFrame([m for _, ms in results for m in ms]).sort_values(
         "municipality", ignore_index=True
@@ -246,6 +322,9 @@ def run_national(
             "measure": "lettings_per_year",
             "simulated": lettings,
             **NATIONAL_CHECKS["lettings_per_year"],
+            "note": "fitted: the national defaults' departure rate is set to match it"
+            if "flows.departure_rate" in ns.default_overrides
+            else "",
         },
         {
             "measure": "statushouder_share_of_lettings",

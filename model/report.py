@@ -27,6 +27,7 @@ from matplotlib.ticker import MaxNLocator
 from . import __version__
 from .analysis import AGGREGATES, group_roles, load_results, run_metadata, tables
 from .data import DATA_DIR
+from .results import write_atomically
 
 __all__ = ["build_report", "main"]
 
@@ -257,13 +258,19 @@ def _sentences(t: dict[str, pd.DataFrame], experiment: dict) -> list[str]:
                     "does not detectably change the mean search time of regular seekers "
                     f"({_num(r.estimate, 2, True)} months, {_ci(r.lo, r.hi)})"
                 )
+        r = get("change in P(housed within 3 years), regular seekers")
+        if r is not None:
+            parts.append(
+                "changes their chance of being housed within 3 years of starting to search by "
+                f"{_num(r.estimate, 1, True)} pp ({_ci(r.lo, r.hi, 1)})"
+            )
         r = get("change in share of lettings to aandachtsgroepen")
         if r is not None:
             parts.append(
                 "changes the share of lettings to aandachtsgroepen by "
                 f"{_num(r.estimate, 1, True)} pp ({_ci(r.lo, r.hi, 1)})"
             )
-        text = f"{v} ({settings.get(v, '')}), against {baseline}, " + " and ".join(parts) + "."
+        text = f"{v} ({settings.get(v, '')}), against {baseline}, " + _join(parts) + "."
         r = get("regular lettings lost per extra aandachtsgroep letting")
         if r is not None and math.isfinite(r.lo):
             text += (
@@ -278,7 +285,18 @@ def _sentences(t: dict[str, pd.DataFrame], experiment: dict) -> list[str]:
                 f"({_ci(r.lo, r.hi)})."
             )
         out.append(text)
+    if len(out):
+        out.append(
+            "Search times are those of the seekers who were housed. A seeker who gives up "
+            "is not in them, so where a quota makes more regular seekers give up, their "
+            "search time can stop rising or even fall while their chance of being housed "
+            "keeps falling; read the two together."
+        )
     return out
+
+
+def _join(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _headline_html(head: pd.DataFrame) -> str:
@@ -318,7 +336,12 @@ def build_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
     results_dir = Path(results_dir)
     df, exp = load_results(results_dir)
     out = Path(out_dir) if out_dir is not None else results_dir / "report"
-    out.mkdir(parents=True, exist_ok=True)
+    # written into a temporary folder and moved in: a killed report leaves no half page
+    write_atomically(out, lambda tmp: _write_report(tmp, results_dir, df, exp))
+    return out / "index.html"
+
+
+def _write_report(out: Path, results_dir: Path, df: pd.DataFrame, exp: dict) -> None:
     t = tables(df, exp)
     for name, table in t.items():
         table.to_csv(out / f"{name}.csv", index=False)
@@ -400,9 +423,7 @@ def build_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
         )
 
     html_text = _page(results_dir, df, exp, t, figures)
-    index = out / "index.html"
-    index.write_text(html_text, encoding="utf-8")
-    return index
+    (out / "index.html").write_text(html_text, encoding="utf-8")
 
 
 def _page(results_dir: Path, df: pd.DataFrame, exp: dict, t: dict, figures: list) -> str:

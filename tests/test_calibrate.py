@@ -82,7 +82,7 @@ def test_calibration_spec_loads_with_targets_and_holdout():
     from model.calibrate import load_spec
 
     sc, params, targets, region = load_spec(ROOT / "experiments/calibration/haaglanden.yaml")
-    assert region == "haaglanden" and sc.years == 5 and sc.burn_in_years == 5
+    assert region == "haaglanden" and sc.years == 4 and sc.burn_in_years == 5
     assert {t.use for t in targets} == {"fit", "holdout"}
     fit_measures = {t.measure for t in targets if t.use == "fit"}
     assert {"lettings_per_year", "active_seekers"} <= fit_measures

@@ -67,10 +67,12 @@ def test_report_text_names_variants_with_intervals(report):
     page = report.read_text(encoding="utf-8")
     text = page.split("<h2>Main differences</h2>")[1].split("<table")[0]
     paragraphs = re.findall(r"<p>(.*?)</p>", text, flags=re.S)
-    assert len(paragraphs) == 2
-    for p, name in zip(paragraphs, ("floor 20%", "floor 50%"), strict=True):
+    assert len(paragraphs) == 3  # one per variant, then the caveat on housed seekers
+    for p, name in zip(paragraphs[:2], ("floor 20%", "floor 50%"), strict=True):
         assert p.startswith(name) and "current practice" in p
         assert "mean search time of regular seekers" in p and "95% CI" in p
+        assert "chance of being housed within 3 years" in p
+    assert "give up" in paragraphs[2]
     assert "paired t-intervals" in page
     footer = page.split("<footer>")[1]
     for part in ("small sweep", "0" * 64, "root seed 2025", "9 runs", "woonsim 0."):

@@ -28,6 +28,7 @@ from model.cli import main, process_pool
 from model.experiment import load_experiment
 from model.market import run
 from model.metrics import run_metrics
+from model.report import build_report
 from model.runner import FolderError, RunFailed, run_one, sweep
 
 DATA = Path(__file__).parent / "data"
@@ -42,9 +43,14 @@ def folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def tree(root: Path) -> dict[str, bytes]:
-    """Every file under `root` (hidden ones included) by relative path."""
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+def tree(root: Path, report: bool = False) -> dict[str, bytes]:
+    """Every file under `root` (hidden ones included) by relative path; the HTML report
+    that `woonsim experiment` builds at the end is left out unless `report`."""
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and (report or p.relative_to(root).parts[0] != "report")
+    }
 
 
 def cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -322,8 +328,12 @@ def test_cli_serial_and_default_folder(folder, reference):
     proc = cli("experiment", "tiny_experiment.yaml", "--workers", "1", cwd=folder)
     assert proc.returncode == 0, proc.stderr
     out = folder / "results" / "tiny_experiment"
-    assert proc.stdout.strip() == f"results: {Path('results/tiny_experiment')} ({TOTAL} runs)"
+    assert proc.stdout.splitlines() == [
+        f"results: {Path('results/tiny_experiment')} ({TOTAL} runs)",
+        f"report: {Path('results/tiny_experiment/report/index.html')}",
+    ]
     assert tree(out) == reference
+    assert (out / "report" / "index.html").is_file()
     assert "9/9 runs" in proc.stderr
 
 
@@ -337,7 +347,8 @@ def test_resume_after_kill(folder):
     total = len(exp.runs())
     assert total == 18
     sweep(exp, folder / "whole")
-    whole = tree(folder / "whole")
+    build_report(folder / "whole")
+    whole = tree(folder / "whole", report=True)
 
     out = folder / "killed"
     runs = out / "runs"
@@ -379,7 +390,8 @@ def test_resume_after_kill(folder):
     resumed = cli("experiment", "exp.yaml", "--out", str(out), "--workers", "2", cwd=folder)
     assert resumed.returncode == 0, resumed.stderr
     assert f"{done} already done before" in resumed.stdout
-    assert tree(out) == whole  # nothing lost, nothing twice, no temporary files
+    # nothing lost, nothing twice, no temporary files; the same report, byte for byte
+    assert tree(out, report=True) == whole
 
 
 class Counting(Executor):

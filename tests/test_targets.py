@@ -40,9 +40,11 @@ REFERENCE = [
     ("haaglanden", "slaagkans", "all", "context", "2019-20", 12.6, 1 / 100, ""),
     # §3a Haaglanden "40 months (2015) → 57 (2019) → 68 (H1 2020)"; "28.3 months (2019)"
     ("haaglanden", REG, "all", "fit", "2019", 57, 1 / 12, ""),
-    ("haaglanden", SEARCH, "all", "holdout", "2019", 28.3, 1 / 12, ""),
+    ("haaglanden", SEARCH, "all", "fit", "2019", 28.3, 1 / 12, ""),
     ("haaglanden", REG, "all", "context", "2020 H1", 68, 1 / 12, ""),
     ("haaglanden", REG, "all", "context", "2015", 40, 1 / 12, ""),
+    # §3a "Den Haag about 6 yrs (2022)"
+    ("haaglanden", REG, "all", "holdout", "2022", 6, 1, "GM0518"),
     # §4a "about 4% in Delft/Westland" (2021, CBS [A])
     ("haaglanden", STATUS, "all", "context", "2021", 4, 1 / 100, DELFT_WESTLAND),
     # §2b "Regio Amsterdam (14 municipalities) | 12,851; half to starters | 2024"
