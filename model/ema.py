@@ -65,7 +65,7 @@ from concurrent.futures import Executor, as_completed
 
 import numpy as np
 
-from .calibrate import _parents
+from .calibrate import _parent, _parents
 from .scenario import ScenarioError, parse_scenario
 
 __all__ = [
@@ -119,7 +119,7 @@ def apply_values(base_scenario, values: Mapping[str, object]):
 
 
 def _current(base_scenario, path: str):
-    node, key = _parents(base_scenario.model_dump(mode="python"), path)[0]
+    node, key = _parent(base_scenario.model_dump(mode="python"), path)
     return node[key]
 
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, ValidationError
 
+from .calibrate import Parameter, with_parameters
 from .data import corop_regions, municipalities, national_totals
 from .scenario import ScenarioError, _one_line, _Strict, load_scenario, parse_scenario
 
@@ -145,8 +146,6 @@ def region_scenarios(ns: NationalScenario, base: Path) -> list[tuple[str, object
     """(region, region scenario, parameters used) for every region of the membership."""
     defaults = load_scenario(base / ns.defaults)
     if ns.default_overrides:
-        from .calibrate import Parameter, with_parameters
-
         params = [Parameter(path, -math.inf, math.inf) for path in ns.default_overrides]
         try:
             defaults = with_parameters(defaults, params, list(ns.default_overrides.values()))
