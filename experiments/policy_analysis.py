@@ -1,4 +1,5 @@
-"""Worked example of the policy-analysis layer (`model.ema`, needs `pip install woonsim[ema]`).
+"""Worked example of the policy-analysis layer (`woonsim_experiments.ema`; needs the
+extra: `pip install woonsim[ema]`).
 
 Question: under which conditions does a 30% quota floor for aandachtsgroepen raise the
 mean search time of regular seekers by more than a year?
@@ -39,8 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from model import ema  # noqa: E402
-from model.scenario import load_scenario, parse_scenario  # noqa: E402
+from woonsim.scenario import load_scenario, parse_scenario  # noqa: E402
+from woonsim_experiments import ema  # noqa: E402
 
 SCENARIO = ROOT / "experiments" / "scenarios" / "haaglanden.yaml"
 OUTCOME = "search_time_mean_regulier"
@@ -242,8 +243,8 @@ def run_morris(model, tab: pd.DataFrame, root_seed: int) -> pd.DataFrame:
 def horizon_check(setup: dict, file_sc, root_seed: int, seeds: int = 3) -> pd.DataFrame:
     """The raise at the base values, at the analysis horizon and at the scenario file's
     own horizon, over a few paired seeds."""
-    from model.market import run
-    from model.metrics import run_metrics
+    from woonsim.measures import run_metrics
+    from woonsim.simulate import run
 
     rows = []
     horizons = [

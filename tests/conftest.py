@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from model import parse_scenario
+from woonsim import parse_scenario
 
 ROOT_SEED = 20250101
 

@@ -21,8 +21,9 @@ import pytest
 import yaml
 from scipy import stats
 
-from model import ScenarioError, parse_scenario, run
-from model.analysis import (
+from woonsim import ScenarioError, parse_scenario, run
+from woonsim.measures import MEASURES, run_metrics
+from woonsim_experiments.analysis import (
     compare,
     lettings_lost,
     load_results,
@@ -32,7 +33,6 @@ from model.analysis import (
     tables,
     variant_levers,
 )
-from model.metrics import MEASURES, run_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 HAAGLANDEN = ROOT / "experiments" / "scenarios" / "haaglanden.yaml"

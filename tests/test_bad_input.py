@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from model.cli import main
+from woonsim_cli import main
 
 GOOD = """\
 kind: stylized
@@ -156,7 +156,7 @@ groups:
 def test_the_issues_example_loads_as_written(tmp_path):
     """The format is an interface: the specification's example loads unchanged, and its
     quota block (used only by rule quota) does not change the priority run."""
-    from model import load_scenario, run
+    from woonsim import load_scenario, run
 
     path = tmp_path / "example.yaml"
     path.write_text(REFERENCE_EXAMPLE)
@@ -183,6 +183,7 @@ def test_good_scenario_runs(tmp_path, capsys):
     path.write_text(GOOD)
     assert main(["run", str(path), "--out", str(tmp_path / "out"), "--seed", "3"]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "measures.parquet",
         "seekers.parquet",
         "summary.json",
         "vacancies.parquet",

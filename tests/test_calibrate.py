@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 import yaml
 
-from model import ScenarioError, parse_scenario
-from model.calibrate import Parameter, Target, _simulate, calibrate, with_parameters
+from woonsim import ScenarioError, parse_scenario
+from woonsim_experiments.calibrate import Parameter, Target, _simulate, calibrate, with_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = [
@@ -79,7 +79,7 @@ def test_unknown_parameter_path_is_a_clear_error():
 
 
 def test_calibration_spec_loads_with_targets_and_holdout():
-    from model.calibrate import load_spec
+    from woonsim_experiments.calibrate import load_spec
 
     sc, params, targets, region = load_spec(ROOT / "experiments/calibration/haaglanden.yaml")
     assert region == "haaglanden" and sc.years == 4 and sc.burn_in_years == 5
@@ -110,7 +110,7 @@ HGL = ROOT / "experiments/scenarios/haaglanden.yaml"
     ],
 )
 def test_bad_calibration_spec(tmp_path, capsys, spec, message):
-    from model.cli import main
+    from woonsim_cli import main
 
     path = tmp_path / "spec.yaml"
     path.write_text(spec)
@@ -134,7 +134,7 @@ def test_shared_parameter_sets_every_named_group():
 
 @pytest.fixture(scope="module")
 def small_run():
-    from model.region import RegionalMarket
+    from woonsim.region.market import RegionalMarket
 
     sc = small().model_copy(update={"burn_in_years": 2.0, "years": 2.0})
     return RegionalMarket(sc, 5).run()
@@ -144,7 +144,7 @@ def test_area_measures_count_the_dwellings_let_there(small_run):
     """Per-area lettings add up to the region's; the per-area registration time is the
     median over advert lettings of dwellings in that municipality, recomputed here from
     the vacancy and seeker tables."""
-    from model.calibrate import measure
+    from woonsim_experiments.calibrate import measure
 
     r = small_run
     codes = r.market.spec.municipalities

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from model import data
+from woonsim import data
 
 CAL = Path(__file__).resolve().parents[1] / "calibration_data"
 DERIVED = ("municipalities_2025.csv", "national_2025.json", "taakstelling_statushouders.csv")

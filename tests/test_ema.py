@@ -1,4 +1,4 @@
-"""The EMA Workbench adapter (`model.ema`): values reach the scenario, seeds make runs
+"""The EMA Workbench adapter (`woonsim_experiments.ema`): values reach the scenario, seeds make runs
 reproducible and pair the policies of one scenario, and the worked example runs."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from model import ema
-from model.region import RegionalMarket
-from model.scenario import ScenarioError, load_scenario, parse_scenario
+from woonsim.region.market import RegionalMarket
+from woonsim.scenario import ScenarioError, load_scenario, parse_scenario
+from woonsim_experiments import ema
 
 ROOT = Path(__file__).resolve().parents[1]
 

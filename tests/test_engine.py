@@ -8,8 +8,8 @@ import pytest
 from conftest import replication_seeds, stylized
 from scipy import stats
 
-from model import HousingMarket, run
-from model.results import ABANDONED, CENSORED, HOUSED, InvariantError
+from woonsim import HousingMarket, run
+from woonsim.results import ABANDONED, CENSORED, HOUSED, InvariantError
 
 
 def oracle_let_to(market: HousingMarket) -> np.ndarray:

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import yaml
 
-from model.cli import main
-from model.experiment import load_experiment, parse_experiment
-from model.market import run
-from model.scenario import ScenarioError
+from woonsim.scenario import ScenarioError
+from woonsim.simulate import run
+from woonsim_cli import main
+from woonsim_experiments.experiment import load_experiment, parse_experiment
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parents[1]
@@ -244,7 +244,7 @@ def test_bad_file_in_a_real_process(folder):
     path = write(folder, sub("mode: floor", "mode: flor")(GOOD))
     out = folder / "results"
     proc = subprocess.run(
-        [sys.executable, "-m", "model.cli", "experiment", str(path), "--out", str(out)],
+        [sys.executable, "-m", "woonsim_cli", "experiment", str(path), "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from model import load_scenario
-from model.calibrate import _parents, load_spec
-from model.targets import targets
+from woonsim import load_scenario
+from woonsim_experiments.calibrate import _parents, load_spec
+from woonsim_experiments.targets import targets
 
 ROOT = Path(__file__).resolve().parents[1]
 FITS = ROOT / "calibration_data" / "fits"
@@ -75,7 +75,7 @@ def test_fit_table_lists_the_current_targets(region):
 
 
 def test_national_defaults_carry_their_fitted_departure_rate():
-    from model.national import load_national
+    from woonsim_experiments.national import load_national
 
     fitted = _fitted("national")
     assert fitted["parameter"] == "flows.departure_rate"

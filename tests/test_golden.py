@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import load_scenario, parse_scenario, run
-from model.metrics import run_metrics
+from woonsim import load_scenario, parse_scenario, run
+from woonsim.measures import run_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
-CASES = ROOT / "model" / "validation_cases"
+CASES = ROOT / "experiments" / "woonsim_experiments" / "validation_cases"
 TINY = Path(__file__).parent / "data" / "tiny_region.yaml"
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import passes, replication_seeds, stylized
 
-from model import run
+from woonsim import run
 
 R = 10
 TWO = [{"name": "g1", "rate": 3.0}, {"name": "g2", "rate": 6.0}]
@@ -153,7 +153,7 @@ def test_I6_unused_is_about_zero_in_overload():
 def test_I2_flow_conservation_at_every_time():
     """arrivals = housed + abandoned + waiting at every step of a stepped run; waiting
     counted from the rule's own lists, housed and abandoned from the records."""
-    from model import HousingMarket
+    from woonsim import HousingMarket
 
     sc = _v5("quota pass_on")
     m = HousingMarket(sc, replication_seeds(1)[0])
@@ -161,5 +161,5 @@ def test_I2_flow_conservation_at_every_time():
         m.run_until(t)
         r = m.result()
         counts = np.bincount(r.reason, minlength=3)
-        assert counts[0] + counts[1] + m.rule.count_waiting(m.time) == len(r.arrival)
+        assert counts[0] + counts[1] + m.count_waiting(m.time) == len(r.arrival)
         r.check_invariants()

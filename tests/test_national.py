@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.cli import process_pool
-from model.data import municipalities, national_totals
-from model.national import load_national, membership, region_scenarios
-from model.region import RegionalMarket
-from model.scenario import ScenarioError, load_scenario
+from woonsim.data import municipalities, national_totals
+from woonsim.region.market import RegionalMarket
+from woonsim.scenario import ScenarioError, load_scenario
+from woonsim_experiments.executors import process_pool
+from woonsim_experiments.national import load_national, membership, region_scenarios
 
 ROOT = Path(__file__).resolve().parents[1]
 NATIONAL = ROOT / "experiments" / "scenarios" / "national.yaml"
@@ -109,7 +109,7 @@ def test_national_run_reports_checks(tmp_path):
         [
             sys.executable,
             "-m",
-            "model.cli",
+            "woonsim_cli",
             "national",
             str(scenario),
             "--workers",
@@ -147,7 +147,7 @@ def test_bad_national_scenario_is_one_line(tmp_path):
     bad = tmp_path / "n.yaml"
     bad.write_text("kind: national\nname: x\ndefaults: haaglanden.yaml\nyears: -1\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "model.cli", "national", str(bad)],
+        [sys.executable, "-m", "woonsim_cli", "national", str(bad)],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -189,7 +189,7 @@ def test_fit_of_the_default_departure_rate_recovers_a_known_rate(tmp_path):
     the same seed. Pass rule, fixed before running: the fit stops within its 0.5%
     tolerance of the target, and the rate is within 2% of 0.030 (lettings respond almost
     proportionally to the rate, so 0.5% on lettings is about 0.5-1% on the rate)."""
-    from model.national import fit_default_departure_rate, run_national
+    from woonsim_experiments.national import fit_default_departure_rate, run_national
 
     ns, base = _short()
     truth = ns.model_copy(update={"default_overrides": {"flows.departure_rate": 0.030}})

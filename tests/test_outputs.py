@@ -12,11 +12,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from model.cli import main, process_pool
-from model.validation import run_case
+from woonsim_cli import main
+from woonsim_experiments.executors import process_pool
+from woonsim_experiments.validation import run_case
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIO = ROOT / "model" / "validation_cases" / "v5a_quota_pass_on.yaml"
+SCENARIO = (
+    ROOT / "experiments" / "woonsim_experiments" / "validation_cases" / "v5a_quota_pass_on.yaml"
+)
 
 GROUP_KEYS = {
     "arrivals",

@@ -6,7 +6,7 @@ from functools import cache
 import numpy as np
 import pytest
 
-from model.queueing import _solve, solve_two_class
+from woonsim_experiments.queueing import _solve, solve_two_class
 
 TOL = 5e-4  # reference values are rounded to 4 decimals
 

@@ -15,21 +15,13 @@ import pytest
 import yaml
 from scipy import stats
 
-from model import ScenarioError, load_scenario, parse_scenario
-from model.data import municipalities
-from model.region import (
-    ELIGIBLE,
-    ELIGIBLE_RELAXED,
-    KINDS,
-    N_LOCAL,
-    ROUTES,
-    RegionalMarket,
-    largest_remainder,
-    period_of,
-    taakstelling_split,
-)
-from model.region_results import RegionResult
-from model.results import InvariantError
+from woonsim import ScenarioError, load_scenario, parse_scenario
+from woonsim.data import municipalities
+from woonsim.errors import InvariantError
+from woonsim.region.cells import ELIGIBLE, ELIGIBLE_RELAXED, KINDS, N_LOCAL, ROUTES
+from woonsim.region.market import RegionalMarket
+from woonsim.region.results import RegionResult
+from woonsim.region.taakstelling import largest_remainder, period_of, taakstelling_split
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MIDDEN_DELFLAND, WASSENAAR, ZOETERWOUDE = "GM1842", "GM0629", "GM0638"

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from model import ScenarioError, load_scenario, parse_scenario
-from model.cli import main
+from woonsim import ScenarioError, load_scenario, parse_scenario
+from woonsim_cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 HAAGLANDEN = ROOT / "experiments" / "scenarios" / "haaglanden.yaml"
@@ -58,6 +58,7 @@ def runs(tmp_path_factory):
 def test_outputs_exist_and_are_consistent(runs):
     out = runs / "a"
     assert sorted(p.name for p in out.iterdir()) == [
+        "measures.parquet",
         "seekers.parquet",
         "statushouder_backlog.parquet",
         "summary.json",
@@ -136,3 +137,18 @@ def test_bad_region_scenarios(tmp_path, capsys, edit, message):
     assert not (tmp_path / "o").exists()
     with pytest.raises(ScenarioError):
         parse_scenario(d)
+
+
+def test_measures_parquet_is_the_per_run_table_of_an_experiment(runs, tmp_path):
+    """`woonsim run` writes the same long table an experiment stores per run."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from woonsim import load_scenario, run
+    from woonsim.measures import MEASURES, run_metrics
+
+    written = pq.read_table(runs / "a" / "measures.parquet")
+    assert written.column_names == ["measure", "group", "municipality", "time", "value"]
+    assert set(written.column("measure").to_pylist()) <= set(MEASURES)
+    again = run_metrics(run(load_scenario(small_region(tmp_path)), 5))
+    pd.testing.assert_frame_equal(written.to_pandas(), again.to_pandas(), check_exact=True)

@@ -2,7 +2,7 @@
 the exact queueing values. One group, every dwelling suits everyone, every seeker reacts
 to every advert and accepts, ranking by registration time = arrival time (FIFO), no
 chains, construction, lottery or labels; vacancies come from tenants leaving at rate
-d x stock = mu. Exact values: `model.queueing` (single class, lambda 150, mu 100,
+d x stock = mu. Exact values: `woonsim_experiments.queueing` (single class, lambda 150, mu 100,
 theta 0.2). Weekly advert cycles delay lettings by half a week on average (0.5% of the
 wait), inside the 1% margin. Protocol of the validation reference: R = 10 replications
 from SeedSequence.spawn, |mean - exact| <= t(0.999, 9) SE or within 1%."""
@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from conftest import passes, replication_seeds
 
-from model import parse_scenario
-from model.cli import process_pool
-from model.data import region
-from model.queueing import solve_two_class
-from model.region import RegionalMarket
+from woonsim import parse_scenario
+from woonsim.data import region
+from woonsim.region.market import RegionalMarket
+from woonsim_experiments.executors import process_pool
+from woonsim_experiments.queueing import solve_two_class
 
 LAM, MU, THETA = 150.0, 100.0, 0.2
 CODE = "GM1842"  # Midden-Delfland: 1,757 corporation dwellings

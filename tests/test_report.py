@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 from test_analysis import VARIANTS, write_sweep
 
-from model import ScenarioError
-from model.report import build_report, main
+from woonsim import ScenarioError
+from woonsim_experiments.report import build_report, main
 
 CSV_COLUMNS = {
     "differences": {"measure", "group", "municipality", "variant", "diff", "lo", "hi", "method"},

@@ -24,12 +24,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from model.cli import main, process_pool
-from model.experiment import load_experiment
-from model.market import run
-from model.metrics import run_metrics
-from model.report import build_report
-from model.runner import FolderError, RunFailed, run_one, sweep
+from woonsim.measures import run_metrics
+from woonsim.simulate import run
+from woonsim_cli import main
+from woonsim_experiments.executors import process_pool
+from woonsim_experiments.experiment import load_experiment
+from woonsim_experiments.report import build_report
+from woonsim_experiments.runner import FolderError, RunFailed, run_one, sweep
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parents[1]
@@ -55,7 +56,7 @@ def tree(root: Path, report: bool = False) -> dict[str, bytes]:
 
 def cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "model.cli", *args],
+        [sys.executable, "-m", "woonsim_cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -355,7 +356,7 @@ def test_resume_after_kill(folder):
     cmd = [
         sys.executable,
         "-m",
-        "model.cli",
+        "woonsim_cli",
         "experiment",
         "exp.yaml",
         "--out",
@@ -442,7 +443,7 @@ def test_failed_run_keeps_the_others(folder, reference, monkeypatch):
             raise ValueError("boom")
         return run_one(spec)
 
-    monkeypatch.setattr("model.runner.run_one", broken)
+    monkeypatch.setattr("woonsim_experiments.runner.run_one", broken)
     out = folder / "failed"
     with pytest.raises(
         RunFailed,

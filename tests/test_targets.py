@@ -8,8 +8,8 @@ import math
 import pandas as pd
 import pytest
 
-from model import data
-from model.targets import MEASURES, REGIONS, TARGETS_CSV, acceptance_interval, targets
+from woonsim import data
+from woonsim_experiments.targets import MEASURES, REGIONS, TARGETS_CSV, acceptance_interval, targets
 
 # The nine Haaglanden municipalities (brief of the calibration issue; CBS codes).
 HAAGLANDEN = {

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from model.cli import process_pool
-from model.validation import CASES, LINES, case_scenario, evaluate
+from woonsim_experiments.executors import process_pool
+from woonsim_experiments.validation import CASES, LINES, case_scenario, evaluate
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,590 @@
+"""The `woonsim` command line: run, validate, calibrate, experiment, bench.
+
+Bad input gives one line on stderr naming the field and the problem, exit status 2,
+and nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from woonsim import __version__
+from woonsim_experiments.executors import process_pool
+
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line, exit status 2."""
+
+
+class Progress:
+    """Runs done and time left, on one self-updating line (or every 10% in a log)."""
+
+    def __init__(self, label: str, stream=None):
+        stream = stream or sys.stderr
+        self.label, self.stream, self.t0 = label, stream, time.perf_counter()
+        self.tty = stream.isatty()
+        self._last_decile = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        elapsed = time.perf_counter() - self.t0
+        left = elapsed / done * (total - done) if done else float("nan")
+        line = f"{self.label}: {done}/{total} runs, {elapsed:.0f} s elapsed, ~{left:.0f} s left"
+        if self.tty:
+            self.stream.write("\r" + line + ("\n" if done == total else ""))
+        elif done * 10 // total != self._last_decile:
+            self._last_decile = done * 10 // total
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def _fmt(x, spec: str = ".3f") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def _print_summary(summary: dict, out=None) -> None:
+    out = out or sys.stdout
+    cols = (
+        "group",
+        "arrivals",
+        "housed",
+        "abandoned",
+        "censored",
+        "p_housed",
+        "mean_wait",
+        "median_wait",
+        "p90_wait",
+        "share_lettings",
+    )
+    rows = []
+    for name, g in summary["groups"].items():
+        rows.append(
+            (
+                name,
+                str(g["arrivals"]),
+                str(g["housed"]),
+                str(g["abandoned"]),
+                str(g["censored"]),
+                _fmt(g["p_housed"]),
+                _fmt(g["mean_wait_housed"]),
+                _fmt(g["median_wait_housed"]),
+                _fmt(g["p90_wait_housed"]),
+                _fmt(g["share_of_lettings"]),
+            )
+        )
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
+    print(
+        f"{summary['scenario']} (seed {summary['seed']}; times in {summary['time_unit']}s;"
+        f" cohort arriving in [{summary['cohort_window'][0]:g}, "
+        f"{summary['cohort_window'][1]:g}])",
+        file=out,
+    )
+    print("  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True)), file=out)
+    for r in rows:
+        print("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)), file=out)
+    v = summary["vacancies"]
+    print(
+        f"vacancies: {v['arrived']} arrived, {v['let']} let, {v['unused']} unused "
+        f"({_fmt(v['unused_share'])})",
+        file=out,
+    )
+
+
+def _print_region(summary: dict, out=None) -> None:
+    out = out or sys.stdout
+    r = summary["region"]
+    y0, y1 = r["years_reported"]
+    print(f"{summary['scenario']} (seed {summary['seed']}; {y0}-{y1}; times in years)", file=out)
+    cols = ("group", "lettings/yr", "share", "med. registration", "med. search", "p_housed")
+    print(
+        f"{cols[0]:<30} {cols[1]:>11} {cols[2]:>6} {cols[3]:>17} {cols[4]:>11} {cols[5]:>8}",
+        file=out,
+    )
+    years = y1 - y0 + 1
+    for name, g in summary["groups"].items():
+        n = sum(g["lettings_by_route"].values())
+        reg, srch = g["registration_time_at_letting"], g["search_time_at_letting"]
+        print(
+            f"{name:<30} {n / years:>11.0f} {_fmt(g['share_of_lettings'], '.3f'):>6} "
+            f"{_fmt(reg and reg['median'], '.2f'):>17} {_fmt(srch and srch['median'], '.2f'):>11}"
+            f" {_fmt(g['p_housed'], '.3f'):>8}",
+            file=out,
+        )
+    print(
+        f"lettings per year {r['lettings_per_year']:.0f}; to aandachtsgroepen "
+        f"{_fmt(r['aandachtsgroep_share_of_lettings'], '.1%')}; refusals per letting "
+        f"{_fmt(r['refusals_per_letting'], '.2f')}; statushouder backlog at end "
+        f"{sum(r['statushouder_backlog_at_end']):.0f} households",
+        file=out,
+    )
+    print(
+        f"active seekers per year {r['active_seekers_per_year']:.0f}; registered at year end "
+        f"{r['registered_end_of_year']:.0f}; slaagkans {_fmt(r['slaagkans'], '.1%')}",
+        file=out,
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from woonsim.outputs import write_run
+    from woonsim.scenario import load_scenario
+    from woonsim.simulate import run
+
+    scenario = load_scenario(args.scenario)
+    out = (
+        Path(args.out)
+        if args.out
+        else Path("results") / Path(args.scenario).stem / f"seed-{args.seed}"
+    )
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out: {out} exists and is not a directory")
+    result = run(scenario, args.seed)
+    written = write_run(result, out)
+    summary = result.summary()
+    (_print_region if "region" in summary else _print_summary)(summary)
+    files = ", ".join(sorted(p.name for p in written.iterdir()))
+    print(f"wrote {out}: {files}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from woonsim_experiments.validation import CASES, evaluate
+
+    cases = args.cases or list(CASES)
+    for c in cases:
+        if c not in CASES:
+            raise UsageError(f"--cases: unknown case {c!r} (known: {', '.join(CASES)})")
+    progress = Progress("validate")
+    t0 = time.perf_counter()
+    if args.workers == 1:
+        results = evaluate(cases, args.replications, args.root_seed, None, progress)
+    else:
+        with process_pool(args.workers) as ex:
+            results = evaluate(cases, args.replications, args.root_seed, ex, progress)
+    print(
+        f"Validation against the exact values of the validation reference: "
+        f"R = {args.replications} replications per case, seeds "
+        f"SeedSequence({args.root_seed}).spawn({args.replications})."
+    )
+    print(
+        "Pass: |mean - exact| <= t(0.999, R-1) * SE, or within the margin "
+        "(1% of exact; 2% for fluid-limit values)."
+    )
+    head = f"{'case':<19} {'measure':<21} {'exact':>9} {'simulated mean ± SE':>22} {'':>6}"
+    print(head)
+    print("-" * len(head))
+    failed = 0
+    for r in results:
+        ok = r.passed
+        failed += not ok
+        sim = f"{r.mean:.4f} ± {r.se:.4f}"
+        print(
+            f"{r.line.case:<19} {r.line.label:<21} {r.line.exact:>9.4f} {sim:>22} "
+            f"{'pass' if ok else 'FAIL':>6}" + (f"  ({r.line.note})" if r.line.note else "")
+        )
+    print(
+        f"{len(results) - failed} of {len(results)} lines pass "
+        f"({time.perf_counter() - t0:.0f} s, {args.workers} worker(s))."
+    )
+    if args.out:
+        _write_validation_csv(results, Path(args.out))
+    return 0 if failed == 0 else 1
+
+
+def _write_validation_csv(results, path: Path) -> None:
+    import csv
+    import io
+
+    from woonsim.files import write_atomically
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(
+        [
+            "case",
+            "measure",
+            "exact",
+            "mean",
+            "se",
+            "t_bound",
+            "margin",
+            "passed",
+            "replications",
+            "note",
+        ]
+    )
+    for r in results:
+        w.writerow(
+            [
+                r.line.case,
+                r.line.label,
+                repr(r.line.exact),
+                repr(r.mean),
+                repr(r.se),
+                repr(r.t_bound),
+                r.line.margin,
+                r.passed,
+                len(r.values),
+                r.line.note,
+            ]
+        )
+    write_atomically(path, lambda tmp: (tmp / "validation.csv").write_text(buf.getvalue()))
+    print(f"wrote {path}/validation.csv")
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    import csv
+    import io
+
+    import yaml
+
+    from woonsim.files import write_atomically
+    from woonsim_experiments.calibrate import calibrate, load_spec
+
+    scenario, params, targets, region = load_spec(args.spec)
+    t0 = time.perf_counter()
+
+    def progress(k: int, f: float) -> None:
+        print(
+            f"calibrate: evaluation {k}/{args.max_evaluations}, objective {f:.3f}, "
+            f"{time.perf_counter() - t0:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    ex = process_pool(args.workers) if args.workers > 1 else None
+    try:
+        fit = calibrate(
+            scenario,
+            params,
+            targets,
+            args.replications,
+            args.root_seed,
+            args.max_evaluations,
+            ex,
+            progress,
+            args.table_replications,
+        )
+    finally:
+        if ex is not None:
+            ex.shutdown()
+    rows = fit.table()
+    print(
+        f"{'measure':<36} {'group':<10} {'use':<8} {'target':>10} {'simulated [95% CI]':>30}"
+        f" {'rel.err':>8} {'tol':>5}"
+    )
+    for r in rows:
+        ci = f"{r['simulated']:.3f} [{r['ci95_low']:.3f}, {r['ci95_high']:.3f}]"
+        print(
+            f"{r['measure']:<36} {r['group']:<10} {r['use']:<8} {r['target']:>10.3f} "
+            f"{ci:>30} {r['relative_error']:>+8.1%} {r['tolerance']:>5.2f}"
+        )
+    fitted = {p.path: v for p, v in zip(fit.params, fit.values, strict=True)}
+    for path, v in fitted.items():
+        print(f"fitted {path} = {v:.4g}")
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    meta = {
+        "region": region,
+        "spec": str(args.spec),
+        "replications": args.replications,
+        "table_replications": args.table_replications,
+        "root_seed": args.root_seed,
+        "evaluations": fit.evaluations,
+        "objective": fit.objective,
+        "start": dict(zip(fitted, fit.start, strict=True)),
+        "fitted": fitted,
+    }
+
+    def files(tmp):
+        (tmp / f"fit_{region}.csv").write_text(buf.getvalue())
+        (tmp / f"fitted_{region}.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+
+    out = write_atomically(args.out, files)
+    print(
+        f"wrote {out}/fit_{region}.csv and fitted_{region}.yaml "
+        f"({fit.evaluations} evaluations, {time.perf_counter() - t0:.0f} s)"
+    )
+    return 0
+
+
+def cmd_national(args: argparse.Namespace) -> int:
+    import json
+    from contextlib import ExitStack
+
+    import yaml
+
+    from woonsim.files import write_atomically
+    from woonsim.scenario import ScenarioError
+    from woonsim_experiments.national import fit_default_departure_rate, load_national, run_national
+
+    try:
+        ns, base = load_national(args.scenario)
+    except OSError as err:
+        problem = err.__class__.__name__
+        raise ScenarioError(f"{args.scenario}: cannot read file ({problem})") from None
+    if args.membership:
+        ns = ns.model_copy(update={"membership": str(Path(args.membership).resolve())})
+    t0 = time.perf_counter()
+    fit = None
+    with ExitStack() as stack:
+        ex = stack.enter_context(process_pool(args.workers)) if args.workers > 1 else None
+        if args.fit_defaults:
+            fit = fit_default_departure_rate(ns, base, args.seed, executor=ex, progress=_fit_line)
+            print(
+                f"fitted national defaults: flows.departure_rate = {fit['fitted']:.4g} "
+                f"({fit['lettings_at_fit']:,.0f} lettings/yr against {fit['target']:,.0f}; "
+                f"{len(fit['evaluations'])} evaluations)"
+            )
+            overrides = {**ns.default_overrides, fit["parameter"]: round(fit["fitted"], 6)}
+            ns = ns.model_copy(update={"default_overrides": overrides})
+        out = run_national(ns, base, args.seed, ex, Progress("national"))
+    meta = {
+        "scenario": ns.model_dump(mode="json"),
+        "scenario_sha256": ns.digest(),
+        "seed": args.seed,
+        "version": __version__,
+        "national": out["national"],
+        "checks": out["checks"],
+    }
+
+    def files(tmp):
+        (tmp / "national.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        if fit is not None:
+            record = {"scenario": str(args.scenario), "seed": args.seed, **fit}
+            (tmp / "fitted_national.yaml").write_text(yaml.safe_dump(record, sort_keys=False))
+        out["regions"].to_csv(tmp / "regions.csv", index=False, lineterminator="\n")
+        out["municipalities"].to_csv(tmp / "municipalities.csv", index=False, lineterminator="\n")
+
+    target = Path(args.out) if args.out else Path("results") / "national" / f"seed-{args.seed}"
+    written = write_atomically(target, files)
+    n = out["national"]
+    print(
+        f"{ns.name}: {n['municipalities']} municipalities in {n['regions']} regions "
+        f"({n['regions_with_national_defaults']} with national default parameters); "
+        f"corporation stock {n['corporation_stock_2025']:,} "
+        f"(CBS {n['cbs_corporation_stock_2025']:,})"
+    )
+    print(f"{'check':<36} {'simulated':>12} {'observed':>12}  year  source")
+    for c in out["checks"]:
+        fmt = ".1%" if "share" in c["measure"] else ",.0f"
+        print(
+            f"{c['measure']:<36} {format(c['simulated'], fmt):>12} "
+            f"{format(c['observed'], fmt):>12}  {c['year']}  {c['source']}"
+            + (f" ({c['note']})" if c.get("note") else "")
+        )
+    print(f"wrote {written} ({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+def _fit_line(k: int, rate: float, lettings: float) -> None:
+    print(
+        f"national fit: evaluation {k}, departure rate {rate:.5f}, {lettings:,.0f} lettings/yr",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _connect(address: str):
+    """A Dask client for the scheduler at `address`; UsageError when unreachable."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UsageError("--scheduler: needs dask[distributed] (pip install woonsim)") from None
+    try:
+        return Client(address, timeout="10s")
+    except Exception as err:
+        raise UsageError(
+            f"--scheduler: cannot connect to {address} ({type(err).__name__}: {err})"
+        ) from None
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from contextlib import ExitStack
+
+    from woonsim_experiments.experiment import load_experiment
+    from woonsim_experiments.runner import FolderError, RunFailed, check_folder, sweep
+
+    experiment = load_experiment(args.file)  # every run validated: nothing written on error
+    out = Path(args.out) if args.out else Path("results") / Path(args.file).stem
+    if args.scheduler and args.workers is not None:
+        raise UsageError("--workers: not used with --scheduler (the cluster has its workers)")
+    try:
+        check_folder(experiment, out)
+    except FolderError as err:
+        raise UsageError(str(err)) from None
+    total = len(experiment.runs())
+    progress = Progress("experiment")
+    with ExitStack() as stack:
+        if args.scheduler:
+            client = stack.enter_context(_connect(args.scheduler))
+            executor, where = client.get_executor(), f"Dask scheduler {args.scheduler}"
+        else:
+            workers = min(args.workers or os.cpu_count() or 1, total)
+            if workers > 1:
+                executor = process_pool(workers)
+                stack.callback(executor.shutdown, wait=False, cancel_futures=True)
+                where = f"{workers} local worker processes"
+            else:
+                executor, where = None, "1 worker (in this process)"
+        print(
+            f"{experiment.name}: {len(experiment.variant_names)} variant(s) x "
+            f"{len(experiment.points)} design point(s) x {experiment.replications} "
+            f"replication(s) = {total} runs on {where}",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            result = sweep(experiment, out, executor, progress)
+        except FolderError as err:
+            raise UsageError(str(err)) from None
+        except RunFailed as err:
+            print(f"woonsim: error: {err}", file=sys.stderr)
+            return 1
+    note = f", {result.skipped} already done before" if result.skipped else ""
+    print(f"results: {out} ({result.total} runs{note})")
+    if not args.no_report:
+        from woonsim_experiments.report import build_report
+
+        print(f"report: {build_report(out)}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from woonsim_experiments.report import build_report
+
+    print(f"report: {build_report(args.results, args.out)}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from woonsim_experiments.bench import benchmark
+
+    return benchmark(repeats=args.repeats, scale=args.scale, out=sys.stdout)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse prints usage too)
+        self.exit(EXIT_BAD_INPUT, f"woonsim: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="woonsim", description="Simulate Dutch social-housing allocation.")
+    p.add_argument("--version", action="version", version=f"woonsim {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    r = sub.add_parser("run", help="run one scenario with one seed")
+    r.add_argument("scenario", help="scenario YAML file")
+    r.add_argument("--seed", type=_positive_int, default=0, help="root seed (default 0)")
+    r.add_argument("--out", help="output directory (default results/SCENARIO/seed-N)")
+    r.set_defaults(fn=cmd_run)
+
+    v = sub.add_parser("validate", help="run the validation table V1-V5 against exact values")
+    v.add_argument("--replications", "-R", type=_positive_int, default=10)
+    v.add_argument("--root-seed", type=_positive_int, default=20220511)
+    v.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+    v.add_argument("--cases", nargs="+", metavar="CASE", help="a subset of the cases")
+    v.add_argument("--out", help="directory to write validation.csv into")
+    v.set_defaults(fn=cmd_validate)
+
+    c = sub.add_parser("calibrate", help="fit behavioural parameters to observed targets")
+    c.add_argument(
+        "spec", help="calibration spec YAML (e.g. experiments/calibration/haaglanden.yaml)"
+    )
+    c.add_argument("--replications", "-R", type=_positive_int, default=2)
+    c.add_argument("--root-seed", type=_positive_int, default=20250101)
+    c.add_argument(
+        "--max-evaluations",
+        type=_positive_int,
+        default=40,
+        help="0: no fit, only the table at the scenario's values",
+    )
+    c.add_argument(
+        "--table-replications",
+        type=_positive_int,
+        default=10,
+        help="fresh seeds for the fit table at the fitted values (default 10)",
+    )
+    c.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+    c.add_argument("--out", default="results/calibration")
+    c.set_defaults(fn=cmd_calibrate)
+
+    n = sub.add_parser("national", help="run all 342 municipalities in regional markets")
+    n.add_argument("scenario", help="national scenario YAML (experiments/scenarios/national.yaml)")
+    n.add_argument("--seed", type=_positive_int, default=1)
+    n.add_argument("--membership", help="CSV municipality,region (default: the scenario's)")
+    n.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+    n.add_argument("--out")
+    n.add_argument(
+        "--fit-defaults",
+        action="store_true",
+        help="first fit the national defaults' departure rate to CBS's national lettings "
+        "(161,000 in 2023); writes fitted_national.yaml beside the outputs",
+    )
+    n.set_defaults(fn=cmd_national)
+
+    e = sub.add_parser(
+        "experiment", help="run an experiment (policy variants x replications) into a folder"
+    )
+    e.add_argument("file", help="experiment YAML (e.g. experiments/quota_haaglanden.yaml)")
+    e.add_argument("--out", help="results folder (default results/FILE-STEM); resumes")
+    e.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        help="local worker processes (default: every core; 1: serial in this process)",
+    )
+    e.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, tcp://host:8786")
+    e.add_argument("--no-report", action="store_true", help="skip the HTML report at the end")
+    e.set_defaults(fn=cmd_experiment)
+
+    rp = sub.add_parser("report", help="HTML report (figures + CSV tables) of a results folder")
+    rp.add_argument("results", help="results folder of `woonsim experiment`")
+    rp.add_argument("--out", help="report folder (default RESULTS/report)")
+    rp.set_defaults(fn=cmd_report)
+
+    b = sub.add_parser("bench", help="time the stylized market at regional scale")
+    b.add_argument("--repeats", type=_positive_int, default=5)
+    b.add_argument("--scale", choices=("regional", "national"), default="regional")
+    b.set_defaults(fn=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from woonsim.scenario import ScenarioError
+
+    args = build_parser().parse_args(argv)
+    if getattr(args, "replications", 2) < 2:
+        print("woonsim: error: --replications: need at least 2", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if getattr(args, "workers", None) is not None and args.workers < 1:
+        print("woonsim: error: --workers: need at least 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        return args.fn(args)
+    except (ScenarioError, UsageError) as err:
+        print(f"woonsim: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as err:
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"woonsim: error: {where}{err.strerror or err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("woonsim: interrupted", file=sys.stderr)
+        return 130

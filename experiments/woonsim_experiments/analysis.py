@@ -1,0 +1,633 @@
+"""Displacement analysis of an experiment: every policy variant against the baseline.
+
+An experiment's results folder (written by the sweep runner) holds
+
+- `experiment.json`: name, `baseline` (a variant name), `variants` (`name`, `set`; or
+  `variant_sets`, which also holds the variants of a lever grid),
+  `replications`, `root_seed`, `paired`, `points`, `municipalities`, `base_scenario`, ...;
+- `runs/<run id>.parquet`: the `woonsim.measures.run_metrics` table of one run plus the
+  columns `run`, `variant`, `point` and `replication`.
+
+When the experiment is paired, replication r of every variant at design point p used the
+same seed (common random numbers), so a variant is compared with the baseline through the
+per-replication differences: a 95% t-interval with n − 1 degrees of freedom over the n
+pairs (point, replication). The unpaired Welch interval is given alongside; for an
+unpaired experiment it is the only one. Several design points are pooled: the pairs then
+also vary over the design.
+
+Ratios (regular lettings lost per extra aandachtsgroep letting; months of extra waiting
+per percentage point of priority lettings) are ratios of mean differences, with a
+delta-method interval: the linearised difference Δnum − R·Δden has the paired (or
+Welch) standard error, divided by |Δden|. When the denominator's own 95% interval
+contains zero the ratio is not identified and its interval is left empty (NaN), as
+Fieller's interval would be unbounded.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from scipy import stats
+
+from woonsim.scenario import ScenarioError
+
+__all__ = [
+    "AGGREGATES",
+    "CONFIDENCE",
+    "DISPLACEMENT_MEASURES",
+    "backlog",
+    "compare",
+    "displacement",
+    "displacement_curve",
+    "group_roles",
+    "headline",
+    "lettings_lost",
+    "load_results",
+    "months_per_point",
+    "paired_differences",
+    "ratio_of_differences",
+    "run_metadata",
+    "search_time_cdf",
+    "tables",
+    "task_shares",
+    "variant_levers",
+]
+
+CONFIDENCE = 0.95
+AGGREGATES = ("all", "regulier", "aandachtsgroepen")
+KEYS = ["measure", "group", "municipality", "time"]
+RUN_COLUMNS = ["run", "variant", "point", "replication"]
+DISPLACEMENT_MEASURES = (
+    "search_time_mean",
+    "search_time_median",
+    "registration_time_mean",
+    "registration_time_median",
+    "p_housed_1y",
+    "p_housed_3y",
+    "p_housed_5y",
+    "lettings_per_year",
+    "share_of_lettings",
+)
+QUOTA_LEVER = "allocation.quota.share"
+
+
+# --- reading ----------------------------------------------------------------------------
+def load_results(path: str | Path) -> tuple[pd.DataFrame, dict]:
+    """All runs of a results folder as one long table, and the experiment description.
+
+    Raises `ScenarioError` (one line) for a missing folder, a missing or unreadable
+    experiment.json, or a folder without runs.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise ScenarioError(f"{path}: results folder not found")
+    exp_file = path / "experiment.json"
+    if not exp_file.is_file():
+        raise ScenarioError(f"{path}: no experiment.json (not an experiment results folder)")
+    try:
+        experiment = json.loads(exp_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ScenarioError(f"{exp_file}: cannot read ({err.__class__.__name__})") from None
+    if not isinstance(experiment, dict):
+        raise ScenarioError(f"{exp_file}: expected a JSON object")
+    for key in ("name", "baseline", "variants"):
+        if key not in experiment:
+            raise ScenarioError(f"{exp_file}: {key}: required key is missing")
+    variants = _variants(experiment)
+    if not isinstance(variants, list) or not all(
+        isinstance(v, dict) and "name" in v for v in variants
+    ):
+        raise ScenarioError(f"{exp_file}: variants: expected a list of {{name, set}} objects")
+    files = sorted((path / "runs").glob("*.parquet"))
+    if not files:
+        raise ScenarioError(f"{path}: no finished runs (runs/*.parquet)")
+    try:
+        tables = [pq.read_table(f).replace_schema_metadata(None) for f in files]
+        df = pa.concat_tables(tables).to_pandas()
+    except (OSError, pa.ArrowException) as err:
+        raise ScenarioError(f"{path}: cannot read runs ({err.__class__.__name__})") from None
+    missing = [c for c in [*KEYS, "value", *RUN_COLUMNS] if c not in df.columns]
+    if missing:
+        raise ScenarioError(f"{path}: run tables lack column(s) {', '.join(missing)}")
+    if experiment["baseline"] not in set(df["variant"]):
+        raise ScenarioError(f"{path}: no runs of the baseline {experiment['baseline']!r}")
+    # the design only: pandas deep-copies `attrs` on every operation
+    df.attrs["experiment"] = {
+        "baseline": experiment["baseline"],
+        "paired": bool(experiment.get("paired", True)),
+        "variants": [{"name": v["name"]} for v in variants],
+    }
+    return df, experiment
+
+
+def run_metadata(path: str | Path) -> dict:
+    """The `woonsim` schema metadata (scenario, seed, version) of the first run file."""
+    files = sorted((Path(path) / "runs").glob("*.parquet"))
+    if not files:
+        return {}
+    meta = pq.read_schema(files[0]).metadata or {}
+    return json.loads(meta.get(b"woonsim", b"{}"))
+
+
+# --- the experiment's design ------------------------------------------------------------
+def _defaults(df: pd.DataFrame, baseline, paired) -> tuple[str, bool]:
+    exp = df.attrs.get("experiment", {})
+    baseline = baseline if baseline is not None else exp.get("baseline")
+    if baseline is None:
+        raise ValueError("baseline: name the baseline variant")
+    paired = paired if paired is not None else bool(exp.get("paired", True))
+    return baseline, paired
+
+
+def _variants(experiment: dict) -> list[dict]:
+    """Every variant (`name`, `set`): `variant_sets` when the runner wrote it (it includes
+    the variants of a lever grid), else `variants`."""
+    return experiment.get("variant_sets") or experiment.get("variants") or []
+
+
+def _order(experiment: dict, df: pd.DataFrame | None = None) -> list[str]:
+    names = [v["name"] for v in _variants(experiment)]
+    if df is not None:
+        names += [v for v in pd.unique(df["variant"]) if v not in names]
+    return names
+
+
+def group_roles(experiment: dict, df: pd.DataFrame | None = None) -> dict[str, list[str]]:
+    """Group names by role: `aandachtsgroepen` and `regulier` (from the base scenario),
+    and `all` (every group, in scenario order)."""
+    groups = experiment.get("base_scenario", {}).get("groups", [])
+    names = [g["name"] for g in groups]
+    if not names and df is not None:
+        names = [g for g in pd.unique(df["group"]) if g not in AGGREGATES]
+    flagged = {g["name"] for g in groups if g.get("aandachtsgroep")}
+    return {
+        "all": names,
+        "aandachtsgroepen": [g for g in names if g in flagged],
+        "regulier": [g for g in names if g not in flagged],
+    }
+
+
+def _get(tree, path: str):
+    """The value at a dotted path (`allocation.quota.share`, `groups[starters].accept`;
+    `groups[a|b]` reads group a)."""
+    node = tree
+    for part in path.replace("[", ".").replace("]", "").split("."):
+        if isinstance(node, list):
+            name = part.split("|")[0]
+            hits = [g for g in node if isinstance(g, dict) and g.get("name") == name]
+            if not hits:
+                return None
+            node = hits[0]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return None
+    return node
+
+
+def _leaves(path: str, value) -> dict:
+    """A set value as dotted leaf paths: `quota: {share: 0.3}` -> `quota.share: 0.3`."""
+    if not (isinstance(value, dict) and value):
+        return {path: value}
+    out = {}
+    for key, sub in value.items():
+        out |= _leaves(f"{path}.{key}", sub)
+    return out
+
+
+def _settings(variant: dict) -> dict:
+    """Every leaf path a variant sets, with its value."""
+    out = {}
+    for path, value in variant.get("set", {}).items():
+        out |= _leaves(path, value)
+    return out
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def variant_levers(experiment: dict) -> pd.DataFrame:
+    """One row per variant: `lever` (the numeric policy lever that varies over the variants,
+    `allocation.quota.share` when it does), its `lever_value` (NaN when there is none), and
+    `setting` (what the variant sets, in words)."""
+    variants = _variants(experiment)
+    base = experiment.get("base_scenario", {})
+    settings = [_settings(v) for v in variants]
+    candidates = [QUOTA_LEVER] + [p for s in settings for p in s if p != QUOTA_LEVER]
+
+    def value(s: dict, path: str):
+        return s[path] if path in s else _get(base, path)
+
+    lever = None
+    for path in dict.fromkeys(candidates):
+        vals = [value(s, path) for s in settings]
+        if vals and all(_is_number(x) for x in vals) and len(set(vals)) > 1:
+            lever = path
+            break
+    rows = []
+    for v, s in zip(variants, settings, strict=True):
+        text = ", ".join(f"{p} = {x}" for p, x in s.items()) or "base scenario"
+        x = value(s, lever) if lever else None
+        rows.append(
+            {
+                "variant": v["name"],
+                "lever": lever or "",
+                "lever_value": float(x) if lever else np.nan,
+                "setting": text,
+            }
+        )
+    return pd.DataFrame(rows, columns=["variant", "lever", "lever_value", "setting"])
+
+
+# --- intervals --------------------------------------------------------------------------
+def _tq(dof):
+    """The two-sided t quantile of `CONFIDENCE` (NaN for dof < 1)."""
+    dof = np.asarray(dof, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.where(dof >= 1, stats.t.ppf(0.5 + CONFIDENCE / 2, np.maximum(dof, 1)), np.nan)
+
+
+def _welch(var_a, n_a, var_b, n_b):
+    """Standard error of a difference of two means and its Welch-Satterthwaite dof."""
+    var_a, n_a, var_b, n_b = (np.asarray(x, dtype=float) for x in (var_a, n_a, var_b, n_b))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        wa, wb = var_a / n_a, var_b / n_b
+        se2 = wa + wb
+        dof = se2**2 / (wa**2 / (n_a - 1) + wb**2 / (n_b - 1))
+    dof = np.where(se2 > 0, dof, np.minimum(n_a, n_b) - 1)  # no spread: any finite dof
+    return np.sqrt(se2), dof
+
+
+def compare(
+    df: pd.DataFrame, baseline: str | None = None, paired: bool | None = None, keys=KEYS
+) -> pd.DataFrame:
+    """Every variant against the baseline, for every combination of `keys` in `df`.
+
+    Columns: the keys, `variant`, `n_baseline`, `n_variant`, `baseline_mean`,
+    `variant_mean` (over runs with a value), `n_pairs`, `diff` (the mean paired difference
+    over complete pairs, or the difference of means when unpaired), `sd_diff`,
+    `paired_lo`/`paired_hi` (t, n_pairs − 1 dof), `welch_lo`/`welch_hi` (Welch, around
+    the difference of means), `sd_welch` (sqrt(var_baseline + var_variant)), and `lo`/`hi`
+    with `method`: the paired interval when paired, else Welch.
+    """
+    baseline, paired = _defaults(df, baseline, paired)
+    keys = list(keys)
+    d = df[[*keys, "variant", "point", "replication", "value"]]
+    lvl = (
+        d.groupby([*keys, "variant"], dropna=False, sort=False)["value"]
+        .agg(n="count", mean="mean", var="var")
+        .reset_index()
+    )
+    base = lvl[lvl["variant"] == baseline].drop(columns="variant")
+    out = lvl[lvl["variant"] != baseline].merge(base, on=keys, suffixes=("", "_b"))
+    se_w, dof_w = _welch(out["var"], out["n"], out["var_b"], out["n_b"])
+    diff_w = out["mean"] - out["mean_b"]
+    hw_w = _tq(dof_w) * se_w
+    res = out[[*keys, "variant"]].assign(
+        n_baseline=out["n_b"],
+        n_variant=out["n"],
+        baseline_mean=out["mean_b"],
+        variant_mean=out["mean"],
+        n_pairs=0,
+        diff=diff_w,
+        sd_diff=np.nan,
+        paired_lo=np.nan,
+        paired_hi=np.nan,
+        welch_lo=diff_w - hw_w,
+        welch_hi=diff_w + hw_w,
+        sd_welch=np.sqrt(out["var"] + out["var_b"]),
+    )
+    if paired:
+        on = [*keys, "point", "replication"]
+        b = d[d["variant"] == baseline].drop(columns="variant")
+        pairs = d[d["variant"] != baseline].merge(b, on=on, suffixes=("", "_b"))
+        pairs["d"] = pairs["value"] - pairs["value_b"]
+        ps = (
+            pairs.groupby([*keys, "variant"], dropna=False, sort=False)["d"]
+            .agg(n_pairs="count", diff="mean", sd_diff="std")
+            .reset_index()
+        )
+        res = res.drop(columns=["n_pairs", "diff", "sd_diff"]).merge(
+            ps, on=[*keys, "variant"], how="left"
+        )
+        res["n_pairs"] = res["n_pairs"].fillna(0).astype(int)
+        hw = _tq(res["n_pairs"] - 1) * res["sd_diff"] / np.sqrt(res["n_pairs"])
+        res["paired_lo"], res["paired_hi"] = res["diff"] - hw, res["diff"] + hw
+    res["lo"] = res["paired_lo"] if paired else res["welch_lo"]
+    res["hi"] = res["paired_hi"] if paired else res["welch_hi"]
+    res["method"] = "paired t" if paired else "welch t"
+    cols = [
+        *keys, "variant", "n_baseline", "n_variant", "baseline_mean", "variant_mean",
+        "n_pairs", "diff", "sd_diff", "lo", "hi", "method",
+        "paired_lo", "paired_hi", "welch_lo", "welch_hi", "sd_welch",
+    ]  # fmt: skip
+    return _sorted(res[cols], df)
+
+
+def _sorted(res: pd.DataFrame, df: pd.DataFrame | None, order=None) -> pd.DataFrame:
+    """Rows in the experiment's variant order (stable within a variant)."""
+    order = order or _order(df.attrs.get("experiment", {}), df)
+    rank = res["variant"].map({v: i for i, v in enumerate(order)})
+    res = res.assign(_r=rank).sort_values("_r", kind="stable")
+    return res.drop(columns="_r").reset_index(drop=True)
+
+
+def _select(df, measure, group, municipality="", time=None) -> pd.DataFrame:
+    sel = (df["measure"] == measure) & (df["group"] == group) & (df["municipality"] == municipality)
+    sel &= df["time"].isna() if time is None else np.isclose(df["time"], time)
+    return df[sel]
+
+
+def paired_differences(
+    df: pd.DataFrame,
+    measure: str,
+    group: str,
+    municipality: str = "",
+    baseline: str | None = None,
+    paired: bool | None = None,
+    time: float | None = None,
+) -> pd.DataFrame:
+    """One measure (for one group, municipality and time; NaN time: the whole period)
+    compared between each variant and the baseline: baseline and variant means, the mean
+    difference with its 95% paired t-interval and, for comparison, the Welch interval
+    (see `compare` for the columns). `baseline` and `paired` default to the experiment's
+    when `df` comes from `load_results`."""
+    baseline, paired = _defaults(df, baseline, paired)
+    return compare(_select(df, measure, group, municipality, time), baseline, paired)
+
+
+def _wide(df, num: tuple, den: tuple) -> pd.DataFrame:
+    """Runs with both the numerator and the denominator measure: index (variant, point,
+    replication), columns `num`, `den`."""
+    idx = ["variant", "point", "replication"]
+    a = _select(df, *num).set_index(idx)["value"].rename("num")
+    b = _select(df, *den).set_index(idx)["value"].rename("den")
+    return pd.concat([a, b], axis=1, join="inner").dropna()
+
+
+def ratio_of_differences(
+    df: pd.DataFrame,
+    num: tuple[str, str, str],
+    den: tuple[str, str, str],
+    *,
+    scale: float = 1.0,
+    baseline: str | None = None,
+    paired: bool | None = None,
+) -> pd.DataFrame:
+    """`scale · Δnum / Δden` for each variant against the baseline (Δ: a ratio of mean
+    differences; `num`, `den`: (measure, group, municipality)), with a 95% delta-method
+    interval (see the module docstring). Columns: `variant`, `n`, `d_num`, `d_den`,
+    `d_den_lo`, `d_den_hi`, `estimate`, `se`, `lo`, `hi`, `identified`, `method`."""
+    baseline, paired = _defaults(df, baseline, paired)
+    wide = _wide(df, num, den)
+    rows = []
+    if baseline not in wide.index.get_level_values("variant"):
+        return pd.DataFrame(rows)
+    base = wide.loc[baseline]
+    for v in _order(df.attrs.get("experiment", {}), df):
+        if v == baseline or v not in wide.index.get_level_values("variant"):
+            continue
+        a = wide.loc[v]
+        if paired:
+            j = a.merge(base, left_index=True, right_index=True, suffixes=("", "_b"))
+            dn, dd = j["num"] - j["num_b"], j["den"] - j["den_b"]
+            n, d_num, d_den = len(j), dn.mean(), dd.mean()
+            r = d_num / d_den if d_den else np.nan
+            se_e, dof = (dn - r * dd).std(ddof=1) / math.sqrt(n), n - 1
+            se_den, dof_den = dd.std(ddof=1) / math.sqrt(n), n - 1
+        else:
+            n = min(len(a), len(base))
+            d_num = a["num"].mean() - base["num"].mean()
+            d_den = a["den"].mean() - base["den"].mean()
+            r = d_num / d_den if d_den else np.nan
+            ea, eb = a["num"] - r * a["den"], base["num"] - r * base["den"]
+            se_e, dof = _welch(ea.var(), len(ea), eb.var(), len(eb))
+            se_den, dof_den = _welch(a["den"].var(), len(a), base["den"].var(), len(base))
+        hw_den = float(_tq(dof_den)) * float(se_den)
+        identified = bool(abs(d_den) > hw_den)
+        se = abs(scale) * float(se_e) / abs(d_den) if d_den else np.nan
+        hw = float(_tq(dof)) * se if identified else np.nan
+        est = scale * r
+        rows.append(
+            {
+                "variant": v,
+                "n": n,
+                "d_num": d_num,
+                "d_den": d_den,
+                "d_den_lo": d_den - hw_den,
+                "d_den_hi": d_den + hw_den,
+                "estimate": est,
+                "se": se,
+                "lo": est - hw,
+                "hi": est + hw,
+                "identified": identified,
+                "method": "delta, " + ("paired t" if paired else "welch t"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# --- displacement measures --------------------------------------------------------------
+def displacement(df: pd.DataFrame, baseline=None, paired=None) -> pd.DataFrame:
+    """Change against the baseline of search and registration time (mean, median),
+    P(housed within 1, 3, 5 years), lettings per year and share of lettings: every group
+    and aggregate, the region (`municipality` "") and each municipality where the
+    metrics have it (see `compare` for the columns)."""
+    sub = df[df["measure"].isin(DISPLACEMENT_MEASURES) & df["time"].isna()]
+    return compare(sub, baseline, paired)
+
+
+def lettings_lost(df: pd.DataFrame, baseline=None, paired=None) -> pd.DataFrame:
+    """Regular lettings lost per extra aandachtsgroep letting,
+    −Δ(lettings_per_year, regulier) / Δ(lettings_per_year, aandachtsgroepen), for the
+    region and each municipality. It differs from 1 through vacancy chains: an
+    aandachtsgroep household that leaves a corporation dwelling frees another one."""
+    munis = ["", *sorted(set(df["municipality"]) - {""})]
+    parts = []
+    for code in munis:
+        r = ratio_of_differences(
+            df,
+            ("lettings_per_year", "regulier", code),
+            ("lettings_per_year", "aandachtsgroepen", code),
+            scale=-1.0,
+            baseline=baseline,
+            paired=paired,
+        )
+        if len(r):
+            parts.append(r.assign(municipality=code))
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return out.assign(quantity="regular lettings lost per extra aandachtsgroep letting")
+
+
+def months_per_point(df: pd.DataFrame, baseline=None, paired=None) -> pd.DataFrame:
+    """Months of extra waiting of regular seekers per percentage point of lettings to
+    aandachtsgroepen: 12·Δ(search_time_mean, regulier) / (100·Δ share_of_lettings of
+    aandachtsgroepen)."""
+    r = ratio_of_differences(
+        df,
+        ("search_time_mean", "regulier", ""),
+        ("share_of_lettings", "aandachtsgroepen", ""),
+        scale=12 / 100,
+        baseline=baseline,
+        paired=paired,
+    )
+    return r.assign(
+        municipality="",
+        quantity="months of extra regular search time per pp of aandachtsgroep lettings",
+    )
+
+
+def _band(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Mean over runs with its 95% t-interval (`lo`, `hi`), per keys and variant."""
+    g = (
+        df.groupby([*keys, "variant"], dropna=False, sort=False)["value"]
+        .agg(n="count", mean="mean", sd="std")
+        .reset_index()
+    )
+    hw = _tq(g["n"] - 1) * g["sd"].fillna(0) / np.sqrt(g["n"])
+    return _sorted(g.assign(lo=g["mean"] - hw, hi=g["mean"] + hw), df)
+
+
+def backlog(df: pd.DataFrame, experiment: dict) -> pd.DataFrame:
+    """Backlogs over time per variant: households of each aandachtsgroep (and of all
+    aandachtsgroepen) waiting at each year end, and the statushouder taakstelling backlog
+    (region and municipalities), as the mean over runs with its 95% band."""
+    groups = [*group_roles(experiment, df)["aandachtsgroepen"], "aandachtsgroepen"]
+    waiting = (df["measure"] == "waiting_end_of_year") & df["group"].isin(groups)
+    sub = df[(waiting & (df["municipality"] == "")) | (df["measure"] == "taakstelling_backlog")]
+    return _band(sub, KEYS)
+
+
+def task_shares(df: pd.DataFrame, experiment: dict) -> pd.DataFrame:
+    """Each municipality's share of the region's aandachtsgroep lettings (its part of the
+    task; mean over runs with 95% band) against its fair share by population and by
+    corporation stock: differences in percentage points and ratios."""
+    sub = df[df["measure"] == "share_of_aandachtsgroep_lettings"]
+    share = _band(sub, ["municipality"])
+    fair = (
+        df[df["measure"].isin(["fair_share_population", "fair_share_social_stock"])]
+        .groupby(["municipality", "measure"])["value"]
+        .mean()
+        .unstack("measure")
+        .reset_index()
+    )
+    out = share.merge(fair, on="municipality", how="left")
+    for by in ("population", "social_stock"):
+        fs = out[f"fair_share_{by}"]
+        out[f"excess_pp_{by}"] = 100 * (out["mean"] - fs)
+        out[f"ratio_{by}"] = out["mean"] / fs
+    return out.rename(columns={"mean": "share", "lo": "share_lo", "hi": "share_hi"})
+
+
+def search_time_cdf(df: pd.DataFrame) -> pd.DataFrame:
+    """The distribution of search time at letting per variant and group: the quantiles
+    `search_time_qXX` averaged over runs (region), as `quantile`, `search_time` (years)."""
+    sub = df[df["measure"].str.startswith("search_time_q") & (df["municipality"] == "")]
+    g = sub.groupby(["variant", "group", "measure"], sort=False)["value"].agg(
+        search_time="mean", n="count"
+    )
+    g = g.reset_index()
+    g["quantile"] = g["measure"].str.removeprefix("search_time_q").astype(int) / 100
+    g = g.drop(columns="measure").sort_values(["variant", "group", "quantile"], kind="stable")
+    return _sorted(g[["variant", "group", "quantile", "search_time", "n"]], df)
+
+
+def displacement_curve(df: pd.DataFrame, experiment: dict) -> pd.DataFrame:
+    """Mean and median search time of the regular groups (and `regulier`) per variant
+    against the policy lever (`variant_levers`): level, change from the baseline in months
+    and its 95% interval (zero at the baseline)."""
+    baseline, paired = _defaults(df, experiment.get("baseline"), experiment.get("paired"))
+    groups = ["regulier", *group_roles(experiment, df)["regulier"]]
+    sub = df[
+        df["measure"].isin(["search_time_mean", "search_time_median"])
+        & df["group"].isin(groups)
+        & (df["municipality"] == "")
+        & df["time"].isna()
+    ]
+    cmp = compare(sub, baseline, paired)
+    base = _band(sub[sub["variant"] == baseline], ["measure", "group"])
+    base = base.assign(diff=0.0, lo=0.0, hi=0.0, baseline_mean=base["mean"])
+    base = base.rename(columns={"mean": "variant_mean"})
+    cols = ["measure", "group", "variant", "baseline_mean", "variant_mean", "diff", "lo", "hi"]
+    out = pd.concat([base[cols], cmp[cols]], ignore_index=True)
+    for c in ("baseline_mean", "variant_mean"):
+        out[c.replace("_mean", "_months")] = 12 * out[c]
+    for c in ("diff", "lo", "hi"):
+        out[f"{c}_months"] = 12 * out[c]
+    out = out.drop(columns=["baseline_mean", "variant_mean", "diff", "lo", "hi"])
+    out = out.merge(variant_levers(experiment), on="variant", how="left")
+    return _sorted(out, df)
+
+
+def headline(differences: pd.DataFrame, ratios: pd.DataFrame, experiment: dict) -> pd.DataFrame:
+    """The headline differences per variant, in months, percentage points or lettings:
+    `variant`, `quantity`, `unit`, `estimate`, `lo`, `hi`, `method`."""
+    region = differences[differences["municipality"] == ""]
+    picks = [
+        ("search_time_mean", "regulier", "mean search time, regular seekers", "months", 12),
+        ("search_time_median", "regulier", "median search time, regular seekers", "months", 12),
+        ("p_housed_3y", "regulier", "P(housed within 3 years), regular seekers", "pp", 100),
+        ("search_time_mean", "aandachtsgroepen", "mean search time, aandachtsgroepen",
+         "months", 12),
+        ("share_of_lettings", "aandachtsgroepen", "share of lettings to aandachtsgroepen",
+         "pp", 100),
+    ]  # fmt: skip
+    rows = []
+    for measure, group, quantity, unit, k in picks:
+        sel = region[(region["measure"] == measure) & (region["group"] == group)]
+        for r in sel.itertuples():
+            rows.append(
+                {
+                    "variant": r.variant,
+                    "quantity": "change in " + quantity,
+                    "unit": unit,
+                    "estimate": k * r.diff,
+                    "lo": k * r.lo,
+                    "hi": k * r.hi,
+                    "method": r.method,
+                }
+            )
+    units = {"regular lettings lost per extra aandachtsgroep letting": "lettings"}
+    for r in ratios[ratios["municipality"] == ""].itertuples():
+        rows.append(
+            {
+                "variant": r.variant,
+                "quantity": r.quantity,
+                "unit": units.get(r.quantity, "months per pp"),
+                "estimate": r.estimate,
+                "lo": r.lo,
+                "hi": r.hi,
+                "method": r.method,
+            }
+        )
+    out = pd.DataFrame(
+        rows, columns=["variant", "quantity", "unit", "estimate", "lo", "hi", "method"]
+    )
+    return _sorted(out, None, _order(experiment))
+
+
+def tables(df: pd.DataFrame, experiment: dict) -> dict[str, pd.DataFrame]:
+    """Every tidy table of the analysis, by the CSV name the report writes it under."""
+    baseline, paired = experiment["baseline"], bool(experiment.get("paired", True))
+    diffs = displacement(df, baseline, paired)
+    ratios = pd.concat(
+        [lettings_lost(df, baseline, paired), months_per_point(df, baseline, paired)],
+        ignore_index=True,
+    )
+    return {
+        "differences": diffs,
+        "ratios": ratios,
+        "headline": headline(diffs, ratios, experiment),
+        "displacement_curve": displacement_curve(df, experiment),
+        "search_time_cdf": search_time_cdf(df),
+        "backlog": backlog(df, experiment),
+        "task_share": task_shares(df, experiment),
+        "variants": variant_levers(experiment),
+    }

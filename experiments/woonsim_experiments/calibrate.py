@@ -1,0 +1,351 @@
+"""Calibration by the method of simulated moments.
+
+Behavioural parameters that no statistic gives directly (registration lead, activity,
+patience, acceptance, the departure rate, ...) are fitted so that the model's measures
+match observed targets. Every candidate parameter set is simulated with the same R
+seeds (common random numbers), so the objective is a smooth-ish deterministic function
+of the parameters and differences between candidates are not drowned in noise. The
+optimiser is scipy's Nelder-Mead on a bounded (logistic) transform of the parameters.
+
+Objective: sum over fit targets of ((mean simulated - target) / (tolerance x target))^2.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import optimize, stats
+
+from woonsim.errors import ScenarioError
+from woonsim.region.cells import KINDS
+from woonsim.region.market import RegionalMarket
+from woonsim.region.results import RegionResult
+from woonsim.results import HOUSED
+from woonsim.scenario import parse_scenario
+from woonsim.yaml_loader import read_yaml
+
+__all__ = ["Parameter", "Target", "calibrate", "load_spec", "measure", "with_parameters"]
+
+MEASURES = (
+    "lettings_per_year",
+    "active_seekers",
+    "registration_time_at_letting_years",
+    "search_time_at_letting_years",
+    "share_lettings_priority",
+    "share_lettings_statushouders",
+    "reactions_per_advert",
+    "refusals_per_letting",
+    "registered_seekers",
+    "slaagkans",
+)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A scenario value to fit, by path: ``flows.departure_rate`` or
+    ``groups[starters].registration_lead_years`` (``groups[starters|doorstromers].x`` sets
+    both groups to one value); searched within [low, high]."""
+
+    path: str
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class Target:
+    measure: str
+    value: float
+    tolerance: float
+    group: str = "all"
+    use: str = "fit"  # fit | holdout
+    area: tuple[str, ...] = ()  # municipality codes the figure covers; () = whole region
+
+
+def _parents(d: dict, path: str) -> list[tuple[dict, str]]:
+    """The mappings that hold the value at `path`, and the value's key. A group selector
+    may name several groups that share the value: ``groups[starters|doorstromers].x``."""
+    *parts, key = path.split(".")
+    nodes = [d]
+    for part in parts:
+        if part.startswith("groups[") and part.endswith("]"):
+            names = part[len("groups[") : -1].split("|")
+            found = []
+            for name in names:
+                matches = [g for n in nodes for g in n["groups"] if g["name"] == name]
+                if not matches:
+                    raise ScenarioError(f"{path}: no group named {name!r}")
+                found += matches
+            nodes = found
+        elif all(isinstance(n.get(part), dict) for n in nodes):
+            nodes = [n[part] for n in nodes]
+        else:
+            raise ScenarioError(f"{path}: no such section {part!r}")
+    if any(key not in n for n in nodes):
+        raise ScenarioError(f"{path}: no such parameter {key!r}")
+    return [(n, key) for n in nodes]
+
+
+def _parent(d: dict, path: str) -> tuple[dict, str]:
+    """The (first) mapping that holds the value at `path`, and the value's key."""
+    return _parents(d, path)[0]
+
+
+def with_parameters(scenario, params: Sequence[Parameter], values: Sequence[float]):
+    """A copy of the scenario with the parameters set to the values (validated)."""
+    d = scenario.model_dump(mode="python")
+    for p, v in zip(params, values, strict=True):
+        for node, key in _parents(d, p.path):
+            node[key] = float(v)
+    return parse_scenario(d)
+
+
+def _selected(result: RegionResult, group: str) -> np.ndarray:
+    """Register rows of the group: a group name, 'regular' (all regular-kind groups) or
+    'all'."""
+    m = result.market
+    if group == "all":
+        return np.ones(len(m.reg), dtype=bool)
+    if group == "regular":
+        return m.reg.kind == KINDS["regular"]
+    names = m.spec.group_names
+    if group not in names:
+        raise ScenarioError(f"targets: unknown group {group!r}")
+    return m.reg.group == names.index(group)
+
+
+def measure(result: RegionResult, name: str, group: str = "all", area=()) -> float:
+    """The model's value of a target measure (definitions in docs/ODD.md §B2). With an
+    `area` (municipality codes), lettings, times and shares count the dwellings let in
+    those municipalities."""
+    m, b = result.market, result.base
+    if area:
+        codes = [x.code for x in m.munis]
+        missing = [c for c in area if c not in codes]
+        if missing:
+            raise ScenarioError(f"targets: area {', '.join(missing)} not in the scenario")
+        housed = b.reason == HOUSED
+        muni = np.where(housed, result.vac["muni"][np.maximum(b.dwelling, 0)], -1)
+        in_area = np.isin(muni, [codes.index(c) for c in area])
+        if name not in (
+            "lettings_per_year",
+            "share_lettings_statushouders",
+            "registration_time_at_letting_years",
+            "search_time_at_letting_years",
+        ):
+            raise ScenarioError(f"targets: measure {name!r} has no per-area value")
+    else:
+        in_area = np.ones(len(b.reason), dtype=bool)
+    region = result.summary()["region"] if not area else {}
+    if name == "lettings_per_year":
+        if group == "all" and not area:
+            return region["lettings_per_year"]
+        housed = (b.reason == HOUSED) & result._reported(b.exit) & in_area
+        # the monitors' starters: households that leave no dwelling behind, any route
+        who = ~m.reg.leaves if group == "starters" else _selected(result, group)
+        return float((housed & who).sum() / m.spec.years)
+    if name == "active_seekers":
+        return region["active_seekers_per_year"]
+    if name == "registered_seekers":
+        return region["registered_end_of_year"]
+    if name == "slaagkans":
+        return region["slaagkans"]
+    if name == "share_lettings_priority":
+        return region["aandachtsgroep_share_of_lettings"]
+    if name == "reactions_per_advert":
+        return region["reactions_per_advert"]["mean"]
+    if name == "refusals_per_letting":
+        return region["refusals_per_letting"]
+    if name == "share_lettings_statushouders":
+        housed = (b.reason == HOUSED) & result._reported(b.exit) & in_area
+        return float((m.reg.kind[housed] == KINDS["statushouder"]).mean())
+    if name in ("registration_time_at_letting_years", "search_time_at_letting_years"):
+        # the published wachttijd and zoekduur concern lettings through the adverts
+        housed = (b.reason == HOUSED) & result._reported(b.exit) & _selected(result, group)
+        housed &= np.isin(m.route, [0, 1]) & in_area
+        start = m.reg.registration if name.startswith("registration") else b.arrival
+        return float(np.median((b.exit - start)[housed]))
+    raise ScenarioError(f"targets: unknown measure {name!r} (known: {', '.join(MEASURES)})")
+
+
+def _simulate(args) -> list[float]:
+    scenario, seed, targets = args
+    result = RegionalMarket(scenario, seed).run()
+    return [measure(result, t.measure, t.group, t.area) for t in targets]
+
+
+@dataclass
+class Fit:
+    params: list[Parameter]
+    values: list[float]
+    start: list[float]
+    targets: list[Target]
+    simulated: np.ndarray  # (replications, targets) at the fitted values
+    objective: float
+    evaluations: int
+
+    def table(self) -> list[dict]:
+        """Per target: observed, simulated mean with a 95% interval over the
+        replications, relative error, and whether it is within tolerance."""
+        R = self.simulated.shape[0]
+        tq = stats.t.ppf(0.975, R - 1) if R > 1 else math.nan
+        rows = []
+        for k, t in enumerate(self.targets):
+            x = self.simulated[:, k]
+            mean = float(x.mean())
+            half = float(tq * x.std(ddof=1) / math.sqrt(R)) if R > 1 else math.nan
+            rel = (mean - t.value) / t.value
+            rows.append(
+                {
+                    "measure": t.measure,
+                    "group": t.group,
+                    "area": ";".join(t.area),
+                    "use": t.use,
+                    "target": t.value,
+                    "simulated": mean,
+                    "ci95_low": mean - half,
+                    "ci95_high": mean + half,
+                    "relative_error": rel,
+                    "tolerance": t.tolerance,
+                    "within": abs(rel) <= t.tolerance,
+                }
+            )
+        return rows
+
+
+def calibrate(
+    scenario,
+    params: Sequence[Parameter],
+    targets: Sequence[Target],
+    replications: int = 2,
+    root_seed: int = 20250101,
+    max_evaluations: int = 60,
+    executor: Executor | None = None,
+    progress: Callable[[int, float], None] | None = None,
+    table_replications: int | None = None,
+) -> Fit:
+    """Fit `params` to the `fit` targets with `replications` seeds from
+    SeedSequence(root_seed).spawn(R), the same seeds for every candidate (common random
+    numbers). The fit table (every target, holdouts included) simulates the fitted values
+    with `table_replications` fresh seeds, SeedSequence(root_seed + 1).spawn(n), or with
+    the fitting seeds when None. With `max_evaluations` 0 nothing is fitted: the table
+    shows the scenario's own values (a check of a committed fit)."""
+    params, targets = list(params), list(targets)
+    fit_idx = [k for k, t in enumerate(targets) if t.use == "fit"]
+    if not fit_idx:
+        raise ScenarioError("targets: no target marked use: fit")
+    seeds = np.random.SeedSequence(root_seed).spawn(replications)
+    lo = np.array([p.low for p in params])
+    hi = np.array([p.high for p in params])
+    start = np.array([_current(scenario, p) for p in params], dtype=float)
+    mapper = executor.map if executor is not None else map
+
+    def values_of(u: np.ndarray) -> np.ndarray:
+        return lo + (hi - lo) / (1 + np.exp(-u))
+
+    def simulate(values, seeds=seeds) -> np.ndarray:
+        sc = with_parameters(scenario, params, values)
+        return np.array(list(mapper(_simulate, [(sc, s, targets) for s in seeds])))
+
+    count = 0
+
+    def objective(u: np.ndarray) -> float:
+        nonlocal count
+        sim = simulate(values_of(u)).mean(axis=0)
+        z = [
+            (sim[k] - targets[k].value) / (targets[k].tolerance * targets[k].value) for k in fit_idx
+        ]
+        count += 1
+        value = float(np.sum(np.square(z)))
+        if progress:
+            progress(count, value)
+        return value
+
+    if max_evaluations == 0:  # no fit: the table at the scenario's own values
+        best, fun = start, math.nan
+    else:
+        clipped = np.clip((start - lo) / (hi - lo), 1e-3, 1 - 1e-3)
+        u0 = np.log(clipped / (1 - clipped))
+        res = optimize.minimize(
+            objective,
+            u0,
+            method="Nelder-Mead",
+            options={
+                "maxfev": max_evaluations,
+                "xatol": 1e-3,
+                "fatol": 1e-3,
+                "initial_simplex": u0 + 0.8 * np.vstack([np.zeros(len(u0)), np.eye(len(u0))]),
+            },
+        )
+        best, fun = values_of(res.x), float(res.fun)
+    return Fit(
+        params=params,
+        values=best.tolist(),
+        start=start.tolist(),
+        targets=targets,
+        simulated=simulate(
+            best,
+            seeds
+            if table_replications is None
+            else np.random.SeedSequence(root_seed + 1).spawn(table_replications),
+        ),
+        objective=fun,
+        evaluations=count,
+    )
+
+
+def _current(scenario, p: Parameter) -> float:
+    node, key = _parent(scenario.model_dump(mode="python"), p.path)
+    return float(node[key])
+
+
+def load_spec(path) -> tuple[object, list[Parameter], list[Target], str]:
+    """A calibration spec (YAML): the region scenario, the shorter horizon used while
+    fitting, the parameters with bounds, and the region whose targets (fit and holdout)
+    come from calibration_data/targets.csv."""
+    from woonsim.scenario import load_scenario
+    from woonsim_experiments.targets import targets as load_targets
+
+    path = Path(path)
+    spec = read_yaml(path)
+    if not isinstance(spec, dict):
+        raise ScenarioError(f"{path}: expected a mapping")
+    for key in ("scenario", "region", "parameters"):
+        if key not in spec:
+            raise ScenarioError(f"{path}: {key}: required key is missing")
+    scenario = load_scenario(path.parent / spec["scenario"])
+    horizon = spec.get("horizon") or {}
+    if horizon:
+        d = scenario.model_dump(mode="python")
+        d.update(horizon)
+        scenario = parse_scenario(d)
+    params = []
+    for i, p in enumerate(spec["parameters"]):
+        try:
+            params.append(Parameter(str(p["path"]), float(p["low"]), float(p["high"])))
+        except (KeyError, TypeError, ValueError):
+            raise ScenarioError(f"parameters[{i}]: needs path, low and high") from None
+        if not params[-1].low < params[-1].high:
+            raise ScenarioError(f"parameters[{i}]: low must be below high")
+        _current(scenario, params[-1])  # the path exists
+    try:
+        table = load_targets(spec["region"])
+    except ValueError as err:
+        raise ScenarioError(f"region: {err}") from None
+    table = table[table["use"].isin(["fit", "holdout"])]
+    tg = [
+        Target(
+            r.measure,
+            float(r.value),
+            float(r.tolerance),
+            r.group,
+            r.use,
+            tuple(r.area.split(";")) if r.area else (),
+        )
+        for r in table.itertuples()
+    ]
+    return scenario, params, tg, spec["region"]

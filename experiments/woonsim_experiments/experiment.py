@@ -1,0 +1,546 @@
+"""Experiment files: policy variants of one base scenario, replicated with common random
+numbers, optionally over a design of uncertain parameters.
+
+An experiment is data (YAML), validated like a scenario: strict types, no unknown keys,
+and one-line `ScenarioError` messages that name the field. Every variant at every design
+point is expanded into a scenario and validated when the file is loaded, so a bad lever
+value fails before any run starts.
+
+    name: Quota for aandachtsgroepen, Haaglanden
+    base: scenarios/haaglanden.yaml        # relative to the experiment file
+    horizon: {burn_in_years: 5, years: 10} # optional override of the base scenario's
+    replications: 8
+    root_seed: 20251125
+    paired: true                           # common random numbers (default)
+    baseline: current practice
+    variants:
+      - {name: current practice, set: {}}
+      - {name: 30% floor, set: {allocation.quota: {share: 0.30, mode: floor}}}
+    levers:                                # optional full-factorial grid of extra variants
+      allocation.quota.share: [0.1, 0.2]   # named "allocation.quota.share=0.1", ...
+    uncertainties:                         # optional, sampled per design point
+      - {path: flows.departure_rate, low: 0.02, high: 0.03}
+    design: {kind: lhs, samples: 4}        # factorial (levels) | lhs | sobol (samples)
+
+Paths name a scenario value with dots: ``allocation.quota.share``,
+``groups[starters].weekly_activity`` (``groups[a|b].x`` sets both groups; quote such a
+path inside ``{...}``, where YAML reads ``[`` as a list). A value may be
+a number, string, boolean, list or mapping; a mapping given for a section of the scenario
+(``allocation.quota: {share: 0.3, mode: floor}``) updates the keys it names and keeps the
+base's other keys.
+
+Seeds: replication r at design point p has seed ``SeedSequence(root_seed,
+spawn_key=(p, r))`` in every variant (paired), so everything a policy does not touch
+(arrivals, household attributes, departures, ...) is identical between variants. With
+``paired: false`` variant v gets ``SeedSequence(root_seed, spawn_key=(p, r, 1 + v))``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import math
+import re
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_validator
+
+from woonsim import __version__
+from woonsim.errors import ScenarioError
+from woonsim.scenario import parse_scenario
+from woonsim.spec import Spec, one_line
+from woonsim.yaml_loader import read_yaml
+
+__all__ = [
+    "Design",
+    "Experiment",
+    "Horizon",
+    "RunSpec",
+    "Uncertainty",
+    "Variant",
+    "load_experiment",
+    "parse_experiment",
+    "run_id",
+]
+
+Name = Annotated[str, Field(min_length=1)]
+
+# the spawn key of the design's own random stream (run seeds have keys of length 2 or 3)
+_DESIGN_KEY = zlib.crc32(b"design")
+
+
+class Horizon(Spec):
+    """Override of the base scenario's burn-in and reporting years."""
+
+    burn_in_years: Annotated[float, Field(ge=0)] | None = None
+    years: Annotated[float, Field(gt=0)] | None = None
+
+
+class Variant(Spec):
+    """A policy variant: values set on the base scenario, by path."""
+
+    name: Name
+    set: dict[str, Any] = Field(default_factory=dict)
+
+
+class Uncertainty(Spec):
+    """A scenario value that varies over the design points, within [low, high]."""
+
+    path: Name
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uncertainty:
+        if not (math.isfinite(self.low) and math.isfinite(self.high)):
+            raise ValueError("low: low and high must be finite numbers")
+        if not self.low < self.high:
+            raise ValueError(f"high: must be above low ({self.high:g} <= {self.low:g})")
+        return self
+
+
+class Design(Spec):
+    """How the uncertainties are sampled: a full `factorial` grid of `levels` evenly
+    spaced values each, or `samples` points of a Latin hypercube (`lhs`) or a scrambled
+    Sobol sequence (`sobol`, a power of 2), seeded from the experiment's root seed."""
+
+    kind: Literal["factorial", "lhs", "sobol"]
+    samples: Annotated[int, Field(ge=1)] | None = None
+    levels: Annotated[int, Field(ge=2)] | None = None
+
+    @model_validator(mode="after")
+    def _sizes(self) -> Design:
+        if self.kind == "factorial":
+            if self.levels is None:
+                raise ValueError("levels: required for kind factorial")
+            if self.samples is not None:
+                raise ValueError("samples: not used by kind factorial (give levels)")
+        else:
+            if self.samples is None:
+                raise ValueError(f"samples: required for kind {self.kind}")
+            if self.levels is not None:
+                raise ValueError(f"levels: only used by kind factorial, not {self.kind}")
+            if self.kind == "sobol" and self.samples & (self.samples - 1):
+                raise ValueError(f"samples: sobol needs a power of 2 (got {self.samples})")
+        return self
+
+
+def _fmt(value: Any) -> str:
+    """A lever value as written in a variant name."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def run_id(variant: int, point: int, replication: int) -> str:
+    return f"v{variant:02d}-p{point:03d}-r{replication:03d}"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of an experiment: everything a worker needs, and its identity."""
+
+    run: str  # "v01-p000-r003"
+    variant: str
+    variant_index: int
+    point: int
+    replication: int
+    values: dict[str, Any]  # the design point's uncertainty values, by path
+    scenario: Any = field(repr=False)  # a validated RegionScenario
+    seed: np.random.SeedSequence = field(repr=False)
+    experiment_sha256: str = ""
+
+
+class Experiment(Spec):
+    """An experiment file (see the module docstring). Build it with `load_experiment` or
+    `parse_experiment`, which also resolve the base scenario and validate every run."""
+
+    name: Name
+    description: str = ""
+    base: Name
+    horizon: Horizon | None = None
+    replications: Annotated[int, Field(ge=1)]
+    root_seed: Annotated[int, Field(ge=0)]
+    paired: bool = True
+    baseline: Name
+    variants: list[Variant] = Field(default_factory=list)
+    levers: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(default_factory=dict)
+    uncertainties: list[Uncertainty] = Field(default_factory=list)
+    design: Design | None = None
+
+    # resolved by `parse_experiment`
+    _base: Any = PrivateAttr(default=None)
+    # [(name, [(path, value, field named in errors, prefix of path errors)])]
+    _variants: list = PrivateAttr(default_factory=list)
+    _points: list = PrivateAttr(default_factory=list)
+    _scenarios: list = PrivateAttr(default_factory=list)  # [variant][point]
+    _sha256: str = PrivateAttr(default="")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Experiment:
+        names = self.variant_names
+        if not names:
+            raise ValueError("variants: needs at least one variant (or levers)")
+        n_given = len(self.variants)
+        for i, n in enumerate(names):
+            if n in names[:i]:
+                where = f"variants[{i}].name" if i < n_given else "levers"
+                raise ValueError(f"{where}: duplicate variant name {n!r}")
+        if self.baseline not in names:
+            raise ValueError(f"baseline: {self.baseline!r} is not a variant")
+        paths = [u.path for u in self.uncertainties]
+        for i, p in enumerate(paths):
+            if p in paths[:i]:
+                raise ValueError(f"uncertainties[{i}].path: {p!r} listed twice")
+            if p in self.levers:
+                raise ValueError(f"uncertainties[{i}].path: {p!r} is also a lever")
+            for j, v in enumerate(self.variants):
+                if p in v.set:
+                    raise ValueError(f"uncertainties[{i}].path: {p!r} is also set by variants[{j}]")
+        if self.uncertainties and self.design is None:
+            raise ValueError("design: required when uncertainties are given")
+        if self.design is not None and not self.uncertainties:
+            raise ValueError("design: no uncertainties to sample")
+        return self
+
+    # --- the expansion ----------------------------------------------------------------
+    @property
+    def variant_names(self) -> list[str]:
+        """Names of the variants: the listed ones, then the lever grid's."""
+        names = [v.name for v in self.variants]
+        paths = list(self.levers)
+        if not paths:
+            return names
+        for combo in itertools.product(*self.levers.values()):
+            names.append(", ".join(f"{p}={_fmt(x)}" for p, x in zip(paths, combo, strict=True)))
+        return names
+
+    @property
+    def base_scenario(self):
+        """The base scenario with the experiment's horizon."""
+        return self._base
+
+    @property
+    def points(self) -> list[dict[str, Any]]:
+        """The uncertainty values of each design point (``[{}]`` without uncertainties)."""
+        return copy.deepcopy(self._points)
+
+    @property
+    def sha256(self) -> str:
+        """Identifies the experiment: its spec, the resolved base scenario and the points."""
+        return self._sha256
+
+    def scenario(self, variant: int, point: int = 0):
+        return self._scenarios[variant][point]
+
+    def seed(self, variant: int, point: int, replication: int) -> np.random.SeedSequence:
+        key = (point, replication) if self.paired else (point, replication, 1 + variant)
+        return np.random.SeedSequence(self.root_seed, spawn_key=key)
+
+    def runs(self) -> list[RunSpec]:
+        """Every run, ordered by (variant, point, replication)."""
+        names = self.variant_names
+        return [
+            RunSpec(
+                run=run_id(v, p, r),
+                variant=names[v],
+                variant_index=v,
+                point=p,
+                replication=r,
+                values=dict(self._points[p]),
+                scenario=self._scenarios[v][p],
+                seed=self.seed(v, p, r),
+                experiment_sha256=self._sha256,
+            )
+            for v in range(len(names))
+            for p in range(len(self._points))
+            for r in range(self.replications)
+        ]
+
+    def to_json(self) -> dict:
+        """What a results folder's experiment.json holds."""
+        return {
+            **self.model_dump(mode="json"),
+            "sha256": self._sha256,
+            "version": __version__,
+            "variant_sets": [
+                {"name": name, "set": {p: x for p, x, *_ in sets}} for name, sets in self._variants
+            ],
+            "points": self._points,
+            "total_runs": len(self._variants) * len(self._points) * self.replications,
+            "municipalities": list(self._base.municipalities),
+            "base_scenario": self._base.model_dump(mode="json"),
+        }
+
+
+# --- paths into a scenario ------------------------------------------------------------
+_GROUPS = re.compile(r"^groups\[([^\]]+)\]$")
+
+
+def _child(obj, key: str):
+    return getattr(obj, key, None) if isinstance(obj, BaseModel) else None
+
+
+def _locate(d: dict, obj, path: str) -> list[tuple[dict, str, Any, str]]:
+    """Where `path` points in the scenario mapping `d` (dumped from model `obj`): per
+    place, the mapping, the key, the model value there (or None) and the location as the
+    scenario's error messages spell it (``groups[0].accept``)."""
+    *parts, key = path.split(".")
+    nodes = [(d, obj, "")]
+    for part in parts:
+        m = _GROUPS.match(part)
+        if m:
+            found = []
+            for name in m.group(1).split("|"):
+                hits = [
+                    (
+                        g,
+                        next((x for x in _child(o, "groups") or [] if x.name == name), None),
+                        f"{loc}{'.' if loc else ''}groups[{i}]",
+                    )
+                    for n, o, loc in nodes
+                    for i, g in enumerate(n.get("groups") or [])
+                    if isinstance(g, dict) and g.get("name") == name
+                ]
+                if not hits:
+                    raise ScenarioError(f"{path}: no group named {name!r}")
+                found += hits
+            nodes = found
+        elif all(isinstance(n.get(part), dict) for n, _, _ in nodes):
+            nodes = [
+                (n[part], _child(o, part), f"{loc}{'.' if loc else ''}{part}")
+                for n, o, loc in nodes
+            ]
+        else:
+            raise ScenarioError(f"{path}: no such section {part!r}")
+    if not key or any(key not in n for n, _, _ in nodes):
+        raise ScenarioError(f"{path}: no such parameter {key!r}")
+    return [(n, key, _child(o, key), f"{loc}{'.' if loc else ''}{key}") for n, o, loc in nodes]
+
+
+def _merge(section, old: dict, new: dict) -> dict:
+    """`new` over `old`, recursing into the scenario's sub-sections."""
+    out = dict(old)
+    for k, v in new.items():
+        sub = _child(section, k)
+        if isinstance(v, dict) and isinstance(old.get(k), dict) and isinstance(sub, BaseModel):
+            out[k] = _merge(sub, old[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _apply(d: dict, obj, path: str, value: Any) -> list[str]:
+    """Set `path` to `value` in the mapping `d`; the locations it set."""
+    places = _locate(d, obj, path)
+    for node, key, section, _ in places:
+        if (
+            isinstance(value, dict)
+            and isinstance(node[key], dict)
+            and isinstance(section, BaseModel)
+        ):
+            node[key] = _merge(section, node[key], value)
+        else:
+            node[key] = copy.deepcopy(value)
+    return [loc for *_, loc in places]
+
+
+# branches of a union type in pydantic's error locations ("share.constrained-float")
+_BRANCH = re.compile(r"\.(?:constrained-[a-z]+|(?:dict|list)\[[^\]]*\])(?=$|[.\[])")
+
+
+def _parse(d: dict):
+    """`parse_scenario`, with union branches dropped from the error's location."""
+    try:
+        return parse_scenario(d)
+    except ScenarioError as err:
+        loc, sep, problem = str(err).partition(": ")
+        raise ScenarioError(_BRANCH.sub("", loc) + sep + problem) from None
+
+
+def _attribute(msg: str, where: list[tuple[str, list[str]]]) -> tuple[str, str, str] | None:
+    """Which setting a scenario error concerns: (label, rest of the location, problem)."""
+    loc, sep, problem = msg.partition(": ")
+    if not sep:
+        return None
+    for label, locs in where:
+        for c in locs:
+            if loc == c or loc.startswith((c + ".", c + "[")):
+                return label, loc[len(c) :], problem
+    return None
+
+
+# --- loading --------------------------------------------------------------------------
+def parse_experiment(data: Any, base_dir: str | Path = ".") -> Experiment:
+    """Validate a parsed experiment mapping, resolve its base scenario (relative to
+    `base_dir`) and validate every variant at every design point; raise `ScenarioError`
+    with a one-line message naming the field."""
+    from woonsim.scenario import load_scenario
+
+    if not isinstance(data, dict):
+        raise ScenarioError(f"experiment: expected a mapping of keys, got {type(data).__name__}")
+    try:
+        exp = Experiment.model_validate(data)
+    except ValidationError as err:
+        msg = one_line(err)
+        if msg.startswith("scenario: "):
+            msg = "experiment: " + msg.removeprefix("scenario: ")
+        raise ScenarioError(msg) from None
+
+    try:
+        base = load_scenario(Path(base_dir) / exp.base)
+    except ScenarioError as err:
+        raise ScenarioError(f"base: {err}") from None
+    if base.kind != "region":
+        raise ScenarioError(f"base: the base scenario must be of kind region (got {base.kind})")
+    if exp.horizon is not None:
+        d = base.model_dump(mode="python")
+        d.update(exp.horizon.model_dump(exclude_none=True))
+        try:
+            base = parse_scenario(d)
+        except ScenarioError as err:
+            raise ScenarioError(f"horizon: {err}") from None
+    base_dump = base.model_dump(mode="python")
+
+    # per variant: its name and settings (path, value, field named in errors, prefix of
+    # errors about the path itself)
+    variants = [
+        (
+            v.name,
+            [(p, x, f"variants[{i}].set.{p}", f"variants[{i}].set.") for p, x in v.set.items()],
+        )
+        for i, v in enumerate(exp.variants)
+    ]
+    names = exp.variant_names
+    lever_paths = list(exp.levers)
+    grid = itertools.product(*(enumerate(v) for v in exp.levers.values())) if lever_paths else ()
+    for k, combo in enumerate(grid):
+        variants.append(
+            (
+                names[len(exp.variants) + k],
+                [
+                    (p, x, f"levers.{p}[{j}]", "levers.")
+                    for p, (j, x) in zip(lever_paths, combo, strict=True)
+                ],
+            )
+        )
+
+    def applied(settings) -> tuple[dict, list[tuple[str, list[str]]]]:
+        d = copy.deepcopy(base_dump)
+        where = []
+        for path, value, label, prefix in settings:
+            try:
+                where.append((label, _apply(d, base, path, value)))
+            except ScenarioError as err:
+                raise ScenarioError(f"{prefix}{err}") from None
+        return d, where
+
+    def parsed(d: dict, where, otherwise: str, suffix: str = ""):
+        try:
+            return _parse(d)
+        except ScenarioError as err:
+            hit = _attribute(str(err), where)
+            if hit is not None:
+                raise ScenarioError(f"{hit[0]}{hit[1]}: {hit[2]}{suffix}") from None
+            raise ScenarioError(f"{otherwise}: {err}{suffix}") from None
+
+    for i, u in enumerate(exp.uncertainties):
+        try:
+            _locate(copy.deepcopy(base_dump), base, u.path)
+        except ScenarioError as err:
+            raise ScenarioError(f"uncertainties[{i}].path: {err}") from None
+    points = _design_points(exp, base_dump, base)
+
+    per_variant = []
+    for vi, (vname, settings) in enumerate(variants):
+        d, where = applied(settings)
+        per_variant.append(parsed(d, where, f"variants[{vi}] ({vname})"))
+    unc = [(u.path, f"uncertainties[{i}]") for i, u in enumerate(exp.uncertainties)]
+
+    def at(point):
+        return [(p, point[p], label, f"{label}.path: ") for p, label in unc]
+
+    for pi, point in enumerate(points):
+        if point:
+            d, where = applied(at(point))
+            parsed(d, where, "uncertainties", f" at design point {pi}")
+    scenarios = []
+    for vi, (vname, settings) in enumerate(variants):
+        row = []
+        for pi, point in enumerate(points):
+            if not point:
+                row.append(per_variant[vi])
+                continue
+            d, where = applied(settings + at(point))
+            try:
+                row.append(_parse(d))
+            except ScenarioError as err:
+                msg = f"variants[{vi}] ({vname}): {err} at design point {pi}"
+                raise ScenarioError(msg) from None
+        scenarios.append(row)
+
+    exp._base = base
+    exp._variants = variants
+    exp._points = points
+    exp._scenarios = scenarios
+    canon = json.dumps(
+        {
+            "experiment": exp.model_dump(mode="json"),
+            "base_scenario": base.model_dump(mode="json"),
+            "points": points,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    exp._sha256 = hashlib.sha256(canon.encode()).hexdigest()
+    return exp
+
+
+def _design_points(exp: Experiment, base_dump: dict, base) -> list[dict[str, Any]]:
+    """The uncertainty values per design point. A value whose scenario field is a whole
+    number (in the base scenario) is rounded."""
+    unc = exp.uncertainties
+    if not unc:
+        return [{}]
+    lo = np.array([u.low for u in unc])
+    hi = np.array([u.high for u in unc])
+    design = exp.design
+    if design.kind == "factorial":
+        axes = [np.linspace(a, b, design.levels) for a, b in zip(lo, hi, strict=True)]
+        grid = np.array(list(itertools.product(*axes)), dtype=float)
+    else:
+        from scipy.stats import qmc
+
+        rng = np.random.Generator(
+            np.random.PCG64(np.random.SeedSequence(exp.root_seed, spawn_key=(_DESIGN_KEY,)))
+        )
+        if design.kind == "lhs":
+            unit = qmc.LatinHypercube(d=len(unc), rng=rng).random(design.samples)
+        else:
+            m = design.samples.bit_length() - 1
+            unit = qmc.Sobol(d=len(unc), scramble=True, rng=rng).random_base2(m)
+        grid = qmc.scale(unit, lo, hi)
+    whole = []
+    for u in unc:
+        node, key, *_ = _locate(base_dump, base, u.path)[0]
+        whole.append(isinstance(node[key], int) and not isinstance(node[key], bool))
+    return [
+        {
+            u.path: (round(float(x)) if w else float(x))
+            for u, x, w in zip(unc, row, whole, strict=True)
+        }
+        for row in grid
+    ]
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment YAML file (its base path is relative to it)."""
+    path = Path(path)
+    data = read_yaml(path)
+    return parse_experiment(data, path.parent)

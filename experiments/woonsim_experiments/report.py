@@ -1,0 +1,476 @@
+"""The HTML report of an experiment: `build_report(RESULTS)` writes `RESULTS/report/`:
+`index.html` (self-contained apart from the PNG figures beside it), the figures, and the
+CSV table behind each figure and table (`woonsim_experiments.analysis.tables`).
+
+Figures are drawn with matplotlib's object API (`Figure`, Agg canvas), so building a
+report changes no global pyplot state. The map is drawn from the shipped municipal
+boundaries (RD New), one polygon collection per variant, without geopandas.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.cm import ScalarMappable
+from matplotlib.collections import PolyCollection
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from woonsim import __version__
+from woonsim.data import data_file
+from woonsim.files import write_atomically
+from woonsim_experiments.analysis import AGGREGATES, group_roles, load_results, run_metadata, tables
+
+__all__ = ["build_report", "main"]
+
+GEOJSON = "raw/geo_gemeenten_2025_rd/gemeenten_2025_rd.geojson"  # in calibration_data/
+DPI = 110
+
+
+# --- formatting -------------------------------------------------------------------------
+def _num(x: float, digits: int = 1, sign: bool = False) -> str:
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    x = x if round(x, digits) else 0.0  # no "-0.00"
+    return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
+
+
+def _ci(lo: float, hi: float, digits: int = 2, sign: bool = True) -> str:
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "95% CI not available"
+    return f"95% CI {_num(lo, digits, sign)} to {_num(hi, digits, sign)}"
+
+
+def _esc(x) -> str:
+    return html.escape(str(x))
+
+
+# --- figures ----------------------------------------------------------------------------
+def _variant_styles(variants: list[str], baseline: str) -> dict[str, dict]:
+    cmap = colormaps["tab10"]
+    others = [v for v in variants if v != baseline]
+    styles = {baseline: {"color": "black", "lw": 2.0}}
+    styles |= {v: {"color": cmap(i % 10), "lw": 1.4} for i, v in enumerate(others)}
+    return styles
+
+
+def _fig_displacement(curve: pd.DataFrame, variants: list[str]) -> Figure:
+    """Change in mean and median search time of the regular groups against the lever."""
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    axes = fig.subplots(1, 2)
+    lever = curve["lever"].iloc[0] if len(curve) else ""
+    xs = curve.drop_duplicates("variant").set_index("variant")["lever_value"]
+    numeric = bool(lever) and xs.notna().all() and xs.is_unique
+    pos = xs.to_dict() if numeric else {v: i for i, v in enumerate(variants)}
+    groups = list(dict.fromkeys(curve["group"]))
+    cmap = colormaps["tab10"]
+    for ax, measure, title in zip(
+        axes,
+        ("search_time_mean", "search_time_median"),
+        ("mean search time", "median search time"),
+        strict=True,
+    ):
+        for gi, group in enumerate(groups):
+            sub = curve[(curve["measure"] == measure) & (curve["group"] == group)].copy()
+            sub["x"] = sub["variant"].map(pos)
+            sub = sub.sort_values("x")
+            style = {"color": cmap(gi % 10), "lw": 2.2 if group == "regulier" else 1.2}
+            if numeric:
+                ax.plot(sub["x"], sub["diff_months"], marker="o", label=group, **style)
+                ax.fill_between(
+                    sub["x"], sub["lo_months"], sub["hi_months"], color=style["color"], alpha=0.15
+                )
+            else:
+                x = sub["x"] + (gi - (len(groups) - 1) / 2) * 0.08
+                err = [sub["diff_months"] - sub["lo_months"], sub["hi_months"] - sub["diff_months"]]
+                ax.errorbar(
+                    x, sub["diff_months"], yerr=err, fmt="o", capsize=3, label=group,
+                    color=style["color"],
+                )  # fmt: skip
+        ax.axhline(0, color="grey", lw=0.8)
+        if numeric:
+            ax.set_xlabel(lever)
+        else:
+            ax.set_xticks(range(len(variants)), variants, rotation=20, ha="right")
+        ax.set_ylabel("change from baseline (months)")
+        ax.set_title(f"Regular seekers: {title}")
+    axes[0].legend(fontsize=8)
+    return fig
+
+
+def _grid(fig: Figure, n: int, ncols: int):
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return axes[:n]
+
+
+def _fig_cdf(cdf: pd.DataFrame, groups: list[str], styles: dict) -> Figure:
+    """CDF of search time at letting per group (quantiles averaged over runs)."""
+    ncols = 4
+    fig = Figure(figsize=(3.2 * min(ncols, len(groups)), 2.8 * math.ceil(len(groups) / ncols)))
+    fig.set_layout_engine("constrained")
+    for ax, group in zip(_grid(fig, len(groups), ncols), groups, strict=True):
+        for v, style in styles.items():
+            sub = cdf[(cdf["group"] == group) & (cdf["variant"] == v)].dropna()
+            if len(sub):
+                ax.plot(12 * sub["search_time"], sub["quantile"], label=v, **style)
+        ax.set_title(group, fontsize=9)
+        ax.set_xlabel("search time (months)", fontsize=8)
+        ax.set_ylim(0, 1)
+        ax.tick_params(labelsize=7)
+    fig.axes[0].set_ylabel("share of lettings within")
+    fig.legend(*fig.axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=4)
+    return fig
+
+
+def _fig_backlog(bl: pd.DataFrame, panels: list[tuple[str, str, str]], styles: dict) -> Figure:
+    """Backlogs over time: mean over runs with its 95% band, per variant."""
+    ncols = 3
+    fig = Figure(figsize=(4 * min(ncols, len(panels)), 3 * math.ceil(len(panels) / ncols)))
+    fig.set_layout_engine("constrained")
+    for ax, (measure, group, title) in zip(_grid(fig, len(panels), ncols), panels, strict=True):
+        sel = (bl["measure"] == measure) & (bl["group"] == group) & (bl["municipality"] == "")
+        for v, style in styles.items():
+            sub = bl[sel & (bl["variant"] == v)].sort_values("time")
+            if len(sub):
+                ax.plot(sub["time"], sub["mean"], label=v, **style)
+                ax.fill_between(sub["time"], sub["lo"], sub["hi"], color=style["color"], alpha=0.15)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("year", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))
+        ax.xaxis.set_major_formatter("{x:g}")
+        ax.set_ylabel("households", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.legend(*fig.axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=4)
+    return fig
+
+
+@cache
+def _boundaries() -> dict[str, tuple[str, list[np.ndarray]]]:
+    """GM code -> (name, outer rings in RD metres) from the shipped GeoJSON."""
+    data = json.loads(data_file(GEOJSON).read_text(encoding="utf-8"))
+    out = {}
+    for f in data["features"]:
+        g = f["geometry"]
+        polys = [g["coordinates"]] if g["type"] == "Polygon" else g["coordinates"]
+        out["GM" + f["properties"]["c"]] = (
+            f["properties"]["n"],
+            [np.asarray(p[0], dtype=float) for p in polys],
+        )
+    return out
+
+
+def _centroid(ring: np.ndarray) -> tuple[float, float]:
+    """Area centroid of a polygon ring (shoelace formula)."""
+    x, y = ring[:, 0], ring[:, 1]
+    cross = x * np.roll(y, -1) - np.roll(x, -1) * y
+    area = cross.sum() / 2
+    if area == 0:
+        return float(x.mean()), float(y.mean())
+    cx = ((x + np.roll(x, -1)) * cross).sum() / (6 * area)
+    cy = ((y + np.roll(y, -1)) * cross).sum() / (6 * area)
+    return float(cx), float(cy)
+
+
+def _fig_map(share: pd.DataFrame, codes: list[str], variants: list[str], by: str) -> Figure:
+    """The municipalities coloured by share of the task minus fair share, per variant."""
+    geo = _boundaries()
+    codes = [c for c in codes if c in geo]
+    col = f"excess_pp_{by}"
+    vmax = float(np.nanmax(np.abs(share[col]))) if len(share) else 0.0
+    norm = Normalize(-(vmax or 1.0), vmax or 1.0)
+    cmap = colormaps["RdBu_r"]
+    ncols = 3
+    fig = Figure(figsize=(4.2 * min(ncols, len(variants)), 3.8 * math.ceil(len(variants) / ncols)))
+    fig.set_layout_engine("constrained")
+    axes = _grid(fig, len(variants), ncols)
+    for ax, v in zip(axes, variants, strict=True):
+        values = share[share["variant"] == v].set_index("municipality")[col]
+        rings, colours = [], []
+        for c in codes:
+            x = values.get(c, np.nan)
+            for ring in geo[c][1]:
+                rings.append(ring)
+                colours.append(cmap(norm(x)) if math.isfinite(x) else (0.85, 0.85, 0.85, 1))
+        ax.add_collection(PolyCollection(rings, facecolors=colours, edgecolors="white", lw=0.6))
+        for c in codes:
+            name, parts = geo[c]
+            cx, cy = _centroid(max(parts, key=len))
+            label = f"{name}\n{_num(values.get(c, np.nan), 1, True)} pp"
+            ax.annotate(
+                label, (cx, cy), ha="center", va="center", fontsize=7,
+                bbox={"boxstyle": "round", "fc": "white", "alpha": 0.7, "lw": 0},
+            )  # fmt: skip
+        ax.autoscale_view()
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+        ax.set_title(v, fontsize=9)
+    fig.colorbar(
+        ScalarMappable(norm=norm, cmap=cmap),
+        ax=list(axes),
+        label=f"share of the task − fair share by {by.replace('_', ' ')} (pp)",
+        shrink=0.8,
+    )
+    return fig
+
+
+def _save(fig: Figure, path: Path) -> None:
+    fig.savefig(path, dpi=DPI)
+
+
+# --- text ---------------------------------------------------------------------------------
+def _sentences(t: dict[str, pd.DataFrame], experiment: dict) -> list[str]:
+    """One paragraph per variant, from the headline numbers."""
+    baseline = experiment["baseline"]
+    head = t["headline"].set_index(["variant", "quantity"])
+    settings = t["variants"].set_index("variant")["setting"]
+    out = []
+    for v in t["variants"]["variant"]:
+        if v == baseline:
+            continue
+
+        def get(q, v=v):
+            key = (v, q)
+            return head.loc[key] if key in head.index else None
+
+        parts = []
+        r = get("change in mean search time, regular seekers")
+        if r is not None:
+            if r.lo > 0 or r.hi < 0:
+                verb = "raises" if r.estimate > 0 else "lowers"
+                parts.append(
+                    f"{verb} the mean search time of regular seekers by "
+                    f"{_num(abs(r.estimate), 2)} months ({_ci(r.lo, r.hi)})"
+                )
+            else:
+                parts.append(
+                    "does not detectably change the mean search time of regular seekers "
+                    f"({_num(r.estimate, 2, True)} months, {_ci(r.lo, r.hi)})"
+                )
+        r = get("change in P(housed within 3 years), regular seekers")
+        if r is not None:
+            parts.append(
+                "changes their chance of being housed within 3 years of starting to search by "
+                f"{_num(r.estimate, 1, True)} pp ({_ci(r.lo, r.hi, 1)})"
+            )
+        r = get("change in share of lettings to aandachtsgroepen")
+        if r is not None:
+            parts.append(
+                "changes the share of lettings to aandachtsgroepen by "
+                f"{_num(r.estimate, 1, True)} pp ({_ci(r.lo, r.hi, 1)})"
+            )
+        text = f"{v} ({settings.get(v, '')}), against {baseline}, " + _join(parts) + "."
+        r = get("regular lettings lost per extra aandachtsgroep letting")
+        if r is not None and math.isfinite(r.lo):
+            text += (
+                f" Each extra aandachtsgroep letting costs {_num(r.estimate, 2)} regular "
+                f"lettings ({_ci(r.lo, r.hi, sign=False)})."
+            )
+        r = get("months of extra regular search time per pp of aandachtsgroep lettings")
+        if r is not None and math.isfinite(r.lo):
+            text += (
+                " Per percentage point of lettings to aandachtsgroepen, the mean search "
+                f"time of regular seekers changes by {_num(r.estimate, 2, True)} months "
+                f"({_ci(r.lo, r.hi)})."
+            )
+        out.append(text)
+    if len(out):
+        out.append(
+            "Search times are those of the seekers who were housed. A seeker who gives up "
+            "is not in them, so where a quota makes more regular seekers give up, their "
+            "search time can stop rising or even fall while their chance of being housed "
+            "keeps falling; read the two together."
+        )
+    return out
+
+
+def _join(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _headline_html(head: pd.DataFrame) -> str:
+    shown = pd.DataFrame(
+        {
+            "variant": head["variant"],
+            "quantity": head["quantity"],
+            "unit": head["unit"],
+            "estimate": [_num(x, 2, True) for x in head["estimate"]],
+            "95% interval": [
+                f"{_num(a, 2, True)} to {_num(b, 2, True)}" if math.isfinite(a) else "n/a"
+                for a, b in zip(head["lo"], head["hi"], strict=True)
+            ],
+            "method": head["method"],
+        }
+    )
+    return shown.to_html(index=False, escape=True, border=0, classes="headline")
+
+
+# --- the report -------------------------------------------------------------------------
+CSS = """
+body { font-family: sans-serif; max-width: 1150px; margin: 2em auto; color: #222; }
+img { max-width: 100%; border: 1px solid #ddd; }
+table.headline { border-collapse: collapse; font-size: 0.9em; }
+table.headline td, table.headline th { padding: 3px 8px; border-bottom: 1px solid #ddd; }
+footer { margin-top: 3em; font-size: 0.85em; color: #555; border-top: 1px solid #ccc; }
+.caption { font-size: 0.9em; color: #444; }
+"""
+
+
+def build_report(results_dir: str | Path, out_dir: str | Path | None = None) -> Path:
+    """Write the report of a results folder; returns the path of index.html.
+
+    Raises `ScenarioError` (one line) when the folder, experiment.json or the runs are
+    missing (see `woonsim_experiments.analysis.load_results`).
+    """
+    results_dir = Path(results_dir)
+    df, exp = load_results(results_dir)
+    out = Path(out_dir) if out_dir is not None else results_dir / "report"
+    # written into a temporary folder and moved in: a killed report leaves no half page
+    write_atomically(out, lambda tmp: _write_report(tmp, results_dir, df, exp))
+    return out / "index.html"
+
+
+def _write_report(out: Path, results_dir: Path, df: pd.DataFrame, exp: dict) -> None:
+    t = tables(df, exp)
+    for name, table in t.items():
+        table.to_csv(out / f"{name}.csv", index=False)
+
+    baseline = exp["baseline"]
+    variants = [v for v in t["variants"]["variant"] if v in set(df["variant"])]
+    styles = _variant_styles(variants, baseline)
+    styles = {v: styles[v] for v in variants}
+    roles = group_roles(exp, df)
+    present = set(df["group"])
+    figures = []  # (title, png, csv files, caption)
+
+    curve = t["displacement_curve"]
+    _save(_fig_displacement(curve, variants), out / "displacement.png")
+    lever = curve["lever"].iloc[0] if len(curve) and curve["lever"].iloc[0] else None
+    figures.append(
+        (
+            "Displacement of regular seekers",
+            "displacement.png",
+            ["displacement_curve.csv", "variants.csv"],
+            "Change from the baseline in the mean and median search time of regular seekers "
+            f"(regulier and each regular group), {'against ' + lever if lever else 'per variant'}"
+            f"; band: 95% interval of the difference ({t['differences']['method'].iloc[0]}).",
+        )
+    )
+
+    cdf_groups = [g for g in [*AGGREGATES, *roles["all"]] if g in present]
+    cdf_groups = [
+        g for g in cdf_groups if t["search_time_cdf"].query("group == @g")["n"].gt(0).any()
+    ]
+    _save(_fig_cdf(t["search_time_cdf"], cdf_groups, styles), out / "waiting_cdf.png")
+    figures.append(
+        (
+            "Waiting-time distributions",
+            "waiting_cdf.png",
+            ["search_time_cdf.csv"],
+            "Distribution of the search time at letting per group (quantiles 5%-95%, "
+            "averaged over replications), baseline (black) and each variant.",
+        )
+    )
+
+    panels = [
+        ("waiting_end_of_year", g, f"waiting at year end: {g}")
+        for g in [*roles["aandachtsgroepen"], "aandachtsgroepen"]
+        if g in present
+    ]
+    bl = t["backlog"]
+    panels += [
+        ("taakstelling_backlog", g, f"taakstelling backlog: {g}")
+        for g in dict.fromkeys(bl.loc[bl["measure"] == "taakstelling_backlog", "group"])
+    ]
+    if panels:
+        _save(_fig_backlog(bl, panels, styles), out / "backlog.png")
+        figures.append(
+            (
+                "Backlogs of the aandachtsgroepen",
+                "backlog.png",
+                ["backlog.csv"],
+                "Households of each aandachtsgroep waiting (on a list or in reception) at each "
+                "year end, and the statushouder taakstelling backlog (households); mean over "
+                "runs with its 95% band.",
+            )
+        )
+
+    dist = exp.get("base_scenario", {}).get("allocation", {}).get("task_distribution")
+    by = "social_stock" if dist == "social_stock" else "population"
+    codes = exp.get("municipalities") or sorted(set(df["municipality"]) - {""})
+    if any(c in _boundaries() for c in codes) and len(t["task_share"]):
+        _save(_fig_map(t["task_share"], codes, variants, by), out / "task_map.png")
+        figures.append(
+            (
+                "Who carries the task",
+                "task_map.png",
+                ["task_share.csv"],
+                "Each municipality's share of the region's lettings to aandachtsgroepen minus "
+                f"its fair share by {by.replace('_', ' ')}, in percentage points (red: more "
+                "than its fair share). Boundaries: CBS 2025, simplified (RD New).",
+            )
+        )
+
+    html_text = _page(results_dir, df, exp, t, figures)
+    (out / "index.html").write_text(html_text, encoding="utf-8")
+
+
+def _page(results_dir: Path, df: pd.DataFrame, exp: dict, t: dict, figures: list) -> str:
+    meta = run_metadata(results_dir)
+    version = exp.get("version") or meta.get("version") or __version__
+    n_runs = df["run"].nunique()
+    n_points = df["point"].nunique()
+    paired = bool(exp.get("paired", True))
+    method = (
+        "paired t-intervals over replications with common random numbers"
+        if paired
+        else "Welch t-intervals (the experiment was run without common random numbers)"
+    )
+    body = [
+        f"<h1>{_esc(exp['name'])}</h1>",
+        f"<p>{len(t['variants'])} variants against the baseline <b>{_esc(exp['baseline'])}</b>"
+        f", {_esc(exp.get('replications', '?'))} replications, {n_points} design point(s), "
+        f"{n_runs} runs. Intervals are 95% {method}; ratios use the delta method.</p>",
+        "<h2>Main differences</h2>",
+        *(f"<p>{_esc(s)}</p>" for s in _sentences(t, exp)),
+        _headline_html(t["headline"]),
+        '<p class="caption">Table: <a href="headline.csv">headline.csv</a>; all differences: '
+        '<a href="differences.csv">differences.csv</a>; ratios: <a href="ratios.csv">'
+        "ratios.csv</a>.</p>",
+    ]
+    for title, png, csvs, caption in figures:
+        links = ", ".join(f'<a href="{_esc(c)}">{_esc(c)}</a>' for c in csvs)
+        body += [
+            f"<h2>{_esc(title)}</h2>",
+            f'<img src="{_esc(png)}" alt="{_esc(title)}">',
+            f'<p class="caption">{_esc(caption)} Data: {links}.</p>',
+        ]
+    body.append(
+        "<footer>"
+        f"Experiment <b>{_esc(exp['name'])}</b> · sha256 {_esc(exp.get('sha256', 'n/a'))} · "
+        f"woonsim {_esc(version)} · root seed {_esc(exp.get('root_seed', 'n/a'))} · "
+        f"{n_runs} runs · report by woonsim {_esc(__version__)}"
+        "</footer>"
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{_esc(exp['name'])}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
+
+
+def main(results_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Entry point for `woonsim report RESULTS [--out DIR]`: the path of index.html."""
+    return build_report(results_dir, out)

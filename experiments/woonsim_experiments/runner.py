@@ -1,0 +1,329 @@
+"""Sweeps: every run of an experiment over any `concurrent.futures.Executor`, written one
+file per run so that a killed sweep resumes where it stopped.
+
+Results folder (the contract the report reads):
+
+- ``experiment.json``: the experiment spec (``Experiment.to_json()``): the file's keys,
+  ``sha256``, ``version``, ``points`` (uncertainty values per design point, ``[{}]``
+  without uncertainties), ``municipalities`` and ``base_scenario``. Written first.
+- ``runs/<run id>.parquet``: the measures of one run (`woonsim.measures.run_metrics`) with
+  the columns ``run``, ``variant``, ``point`` and ``replication`` added; run id
+  ``v{variant:02d}-p{point:03d}-r{replication:03d}``. The schema metadata (key
+  ``woonsim``, JSON) holds the seed, scenario sha256 and version of the run, plus its
+  variant, point, replication and the experiment's sha256.
+- ``manifest.json``: the finished runs, sorted, with seed, file and the sha256 of the
+  file's bytes; no timings or host names, so it is the same whatever ran the sweep.
+
+A run is a pure function of (scenario, seed) and each file depends only on its run, so
+the folder is byte-identical whether the sweep ran serially, on a process pool or on a
+Dask cluster, in one go or resumed after a kill. Workers (pool processes, Dask workers) must
+be able to import `model`: on a cluster, install woonsim on every worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from woonsim.files import TMP_SUFFIX, write_bytes_atomically
+from woonsim.streams import seed_record
+from woonsim_experiments.experiment import Experiment, RunSpec
+
+__all__ = [
+    "FolderError",
+    "RunFailed",
+    "SweepResult",
+    "check_folder",
+    "parquet_bytes",
+    "run_one",
+    "sweep",
+]
+
+RUNS = "runs"
+EXPERIMENT_FILE = "experiment.json"
+MANIFEST_FILE = "manifest.json"
+_TMP = TMP_SUFFIX  # suffix of files being written: `.<name>.<random>.tmp`
+_MANIFEST_EVERY = 2.0  # seconds: rewrite the manifest at most this often during a sweep
+
+
+class FolderError(ValueError):
+    """The results folder cannot be used for this experiment (one-line message)."""
+
+
+class RunFailed(RuntimeError):
+    """A run raised; the message names the run."""
+
+
+def run_one(spec: RunSpec) -> pa.Table:
+    """The measures of one run, with the run's identity as columns and in the metadata."""
+    from woonsim.measures import run_metrics
+    from woonsim.simulate import run
+
+    table = run_metrics(run(spec.scenario, spec.seed))
+    n = table.num_rows
+    meta = json.loads(table.schema.metadata[b"woonsim"])
+    meta.update(
+        run=spec.run,
+        variant=spec.variant,
+        variant_index=spec.variant_index,
+        point=spec.point,
+        point_values=spec.values,
+        replication=spec.replication,
+        experiment_sha256=spec.experiment_sha256,
+    )
+    for name, value, kind in (
+        ("run", spec.run, pa.string()),
+        ("variant", spec.variant, pa.string()),
+        ("point", spec.point, pa.int32()),
+        ("replication", spec.replication, pa.int32()),
+    ):
+        table = table.append_column(name, pa.array([value] * n, kind))
+    return table.replace_schema_metadata({b"woonsim": json.dumps(meta).encode()})
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """A table as Parquet with fixed options: the same table gives the same bytes."""
+    buf = io.BytesIO()
+    pq.write_table(
+        table,
+        buf,
+        compression="zstd",
+        compression_level=3,
+        use_dictionary=True,
+        write_statistics=True,
+        store_schema=True,
+    )
+    return buf.getvalue()
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, then rename it over `path` (atomic)."""
+    write_bytes_atomically(path, data)
+
+
+def _json_bytes(obj) -> bytes:
+    return (json.dumps(obj, indent=2, allow_nan=False) + "\n").encode("utf-8")
+
+
+def _is_parquet(data: bytes) -> bool:
+    return len(data) >= 12 and data[:4] == b"PAR1" and data[-4:] == b"PAR1"
+
+
+def _is_tmp(p: Path) -> bool:
+    return p.name.startswith(".") and p.name.endswith(_TMP)
+
+
+def check_folder(experiment: Experiment, out_dir: str | Path) -> None:
+    """Raise `FolderError` unless `out_dir` is absent, empty (temporary files aside), or
+    holds results of this same experiment."""
+    out = Path(out_dir)
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise FolderError(f"{out}: exists and is not a directory")
+    spec = out / EXPERIMENT_FILE
+    if not spec.exists():
+        other = sorted(p.name for p in out.iterdir() if not _is_tmp(p))
+        if other:
+            raise FolderError(
+                f"{out}: not empty and not an experiment results folder "
+                f"(holds {', '.join(other[:3])}{', ...' if len(other) > 3 else ''}); "
+                "choose another --out"
+            )
+        return
+    try:
+        sha = json.loads(spec.read_text(encoding="utf-8"))["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise FolderError(f"{spec}: cannot read the experiment it holds") from None
+    if sha != experiment.sha256:
+        raise FolderError(
+            f"{out}: holds results of another experiment (sha256 {sha[:12]}..., this one "
+            f"{experiment.sha256[:12]}...); choose another --out or remove the folder"
+        )
+
+
+@contextlib.contextmanager
+def _locked(out: Path):
+    """Hold an exclusive lock on the folder: one sweep writes into it at a time."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FolderError(f"{out}: another sweep is writing into this folder") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _capacity(executor: Executor) -> int:
+    """How many runs the executor works on at once (its workers)."""
+    n = getattr(executor, "_max_workers", None)  # process and thread pools
+    if isinstance(n, int) and n > 0:
+        return n
+    client = getattr(executor, "_client", None)  # distributed.cfexecutor.ClientExecutor
+    if client is not None:
+        with contextlib.suppress(Exception):
+            return max(1, sum(client.nthreads().values()))
+    return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    out_dir: Path
+    total: int  # runs in the experiment
+    skipped: int  # already finished before this sweep
+    ran: int  # finished by this sweep
+
+
+def sweep(
+    experiment: Experiment,
+    out_dir: str | Path,
+    executor: Executor | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    window: int | None = None,
+) -> SweepResult:
+    """Run every unfinished run of `experiment` into `out_dir` (see the module docstring).
+
+    `executor`: any `concurrent.futures.Executor` (None: serially, in this process). At
+    most `window` runs are submitted at a time (default twice the executor's workers), so
+    a kill loses at most those. `progress(done, todo)` is called after each run.
+    Raises `FolderError` when `out_dir` holds something else, `RunFailed` when a run
+    raises (after writing the runs that finished)."""
+    out = Path(out_dir)
+    check_folder(experiment, out)
+    out.mkdir(parents=True, exist_ok=True)
+    with _locked(out):
+        check_folder(experiment, out)
+        for p in out.iterdir():
+            if _is_tmp(p):
+                p.unlink()
+        if not (out / EXPERIMENT_FILE).exists():
+            _write_bytes(out / EXPERIMENT_FILE, _json_bytes(experiment.to_json()))
+        runs_dir = out / RUNS
+        runs_dir.mkdir(exist_ok=True)
+        for p in runs_dir.iterdir():
+            if _is_tmp(p):
+                p.unlink()
+
+        specs = experiment.runs()
+        digests: dict[str, str] = {}  # run id -> sha256 of the file
+        for s in specs:
+            f = runs_dir / f"{s.run}.parquet"
+            if f.is_file():
+                data = f.read_bytes()
+                if _is_parquet(data):
+                    digests[s.run] = hashlib.sha256(data).hexdigest()
+        skipped = len(digests)
+        # replication-major: a partial sweep holds whole replications of every variant
+        todo = sorted(
+            (s for s in specs if s.run not in digests),
+            key=lambda s: (s.replication, s.point, s.variant_index),
+        )
+        last_manifest = time.monotonic()
+
+        def manifest() -> None:
+            nonlocal last_manifest
+            rows = [
+                {
+                    "run": s.run,
+                    "variant": s.variant,
+                    "point": s.point,
+                    "replication": s.replication,
+                    "seed": seed_record(s.seed),
+                    "file": f"{RUNS}/{s.run}.parquet",
+                    "sha256": digests[s.run],
+                }
+                for s in sorted(specs, key=lambda s: (s.variant_index, s.point, s.replication))
+                if s.run in digests
+            ]
+            doc = {
+                "experiment_sha256": experiment.sha256,
+                "total_runs": len(specs),
+                "runs": rows,
+            }
+            _write_bytes(out / MANIFEST_FILE, _json_bytes(doc))
+            last_manifest = time.monotonic()
+
+        def finished(spec: RunSpec, table: pa.Table) -> None:
+            data = parquet_bytes(table)
+            _write_bytes(runs_dir / f"{spec.run}.parquet", data)
+            digests[spec.run] = hashlib.sha256(data).hexdigest()
+            if progress is not None:
+                progress(len(digests) - skipped, len(todo))
+            if time.monotonic() - last_manifest >= _MANIFEST_EVERY:
+                manifest()
+
+        try:
+            if executor is None:
+                for spec in todo:
+                    try:
+                        table = run_one(spec)
+                    except Exception as err:
+                        raise RunFailed(_failure(spec, err)) from err
+                    finished(spec, table)
+            else:
+                _map_bounded(executor, todo, finished, window or 2 * _capacity(executor))
+        finally:
+            manifest()
+    return SweepResult(out_dir=out, total=len(specs), skipped=skipped, ran=len(digests) - skipped)
+
+
+def _failure(spec: RunSpec, err: BaseException) -> str:
+    return f"run {spec.run} ({spec.variant}, replication {spec.replication}) failed: " + (
+        f"{type(err).__name__}: {err}"
+    )
+
+
+def _map_bounded(executor: Executor, todo: list[RunSpec], finished, window: int) -> None:
+    """Submit `run_one` over `todo` with at most `window` in flight; hand each result to
+    `finished` as it arrives. On a failed run, stop submitting, keep what finishes, then
+    raise `RunFailed`; on any other exception cancel what has not started."""
+    pending = iter(todo)
+    in_flight: dict[Future, RunSpec] = {}
+    failure: RunFailed | None = None
+
+    def submit() -> None:
+        spec = next(pending, None)
+        if spec is not None:
+            in_flight[executor.submit(run_one, spec)] = spec
+
+    try:
+        for _ in range(max(1, window)):
+            submit()
+        while in_flight:
+            done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+            for fut in sorted(done, key=lambda f: in_flight[f].run):
+                spec = in_flight.pop(fut)
+                try:
+                    table = fut.result()
+                except Exception as err:
+                    if failure is None:
+                        failure = RunFailed(_failure(spec, err))
+                        failure.__cause__ = err
+                    continue
+                finished(spec, table)
+                if failure is None:
+                    submit()
+    finally:
+        for fut in in_flight:
+            fut.cancel()
+    if failure is not None:
+        raise failure

@@ -1,0 +1,3 @@
+"""The version of woonsim (recorded in every output)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,79 @@
+"""Data access: municipalities (2025 division), national totals and the taakstelling.
+
+Reads the derived files of `calibration_data/` (built by `calibration_data/build.py` from
+the verbatim copies in `calibration_data/raw/`; sources in `calibration_data/PROVENANCE.md`).
+They ship inside the package as `woonsim.calibration_data` and are read through
+`importlib.resources`, so an installed woonsim (a Dask worker, say) runs a region
+without the repository.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from importlib.resources.abc import Traversable
+
+import pandas as pd
+
+from woonsim.errors import DataError
+
+__all__ = [
+    "corop_regions",
+    "data_file",
+    "municipalities",
+    "national_totals",
+    "region",
+    "taakstelling",
+]
+
+
+def data_file(name: str) -> Traversable:
+    """A shipped data file by its path inside `calibration_data/`, e.g. `fits/fit_twente.csv`."""
+    f = resources.files("woonsim.calibration_data").joinpath(*name.split("/"))
+    if not f.is_file():
+        raise DataError(f"calibration_data/{name}: shipped data file is missing")
+    return f
+
+
+def _csv(name: str, **kw) -> pd.DataFrame:
+    with data_file(name).open("rb") as fh:
+        return pd.read_csv(fh, **kw)
+
+
+@cache
+def _municipalities() -> pd.DataFrame:
+    df = _csv("municipalities_2025.csv")
+    df["notes"] = df["notes"].fillna("")
+    return df
+
+
+def municipalities() -> pd.DataFrame:
+    """One row per municipality of the 2025 division (342), sorted by `code` (GMxxxx)."""
+    return _municipalities().copy()
+
+
+def national_totals() -> dict:
+    """National dwelling stock on 1 Jan 2025 (CBS 82900NED) and the municipal-sum checks."""
+    return json.loads(data_file("national_2025.json").read_text(encoding="utf-8"))
+
+
+def taakstelling() -> pd.DataFrame:
+    """National half-year taakstelling for permit holders (statushouders), 2017-2025 with gaps."""
+    return _csv("taakstelling_statushouders.csv")
+
+
+def corop_regions() -> dict[str, list[str]]:
+    """COROP code (CRxx) -> sorted municipality codes (GMxxxx)."""
+    m = _municipalities()
+    return {cr: sorted(codes) for cr, codes in m.groupby("corop_code")["code"]}
+
+
+def region(codes: list[str]) -> pd.DataFrame:
+    """The rows of the given municipality codes, in that order; KeyError names unknown codes."""
+    codes = [codes] if isinstance(codes, str) else list(codes)
+    m = _municipalities().set_index("code", drop=False)
+    unknown = [c for c in codes if c not in m.index]
+    if unknown:
+        raise KeyError(f"unknown municipality code(s): {', '.join(map(str, unknown))}")
+    return m.loc[codes].reset_index(drop=True)

@@ -1,0 +1,97 @@
+"""The one allocator of woonsim: it routes each vacancy through channels, first taker wins.
+
+A **channel** is a route by which a vacancy reaches a household: a FIFO or lottery
+waiting list (the stylized rules), binding urgency offers, direct placement, or adverts
+(the Dutch model). Every channel implements the same protocol (`Channel`):
+
+- ``pop(v, t)`` returns the register row of the household that takes vacancy ``v`` at
+  time ``t``, or -1 when the channel has no taker for it;
+- ``batched`` says whether the channel needs the whole cycle's set of vacancies before it
+  can let any of them (adverts: seekers react to all of a cycle's adverts at once); such a
+  channel gets ``open_cycle(vacancies, t)`` first, with the vacancies that reached it in
+  their routes, in order.
+
+A **route** is the sequence of channels a vacancy tries, by its route class (for example
+ordinary against quota vacancies). The allocator lets a **cycle** of vacancies at one
+time: each vacancy walks its route; the first channel with a taker lets it; a batched
+channel closes a route, so the vacancies that reach it wait until every vacancy of the
+cycle has tried the channels before it. A stylized vacancy, let at its own instant, is a
+cycle of one vacancy; the Dutch model lets a week of vacancies per cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+__all__ = ["Allocator", "Channel"]
+
+
+class Channel(Protocol):
+    """The protocol every allocation channel implements."""
+
+    name: str
+    batched: bool
+
+    def open_cycle(self, vacancies: Sequence[int], t: float) -> None:
+        """Prepare a cycle (batched channels only): the vacancies that reach this channel."""
+
+    def pop(self, v: int, t: float) -> int:
+        """The household (register row) that takes vacancy `v` at `t`, or -1."""
+
+
+class Allocator:
+    """Routes the vacancies of a cycle through their channels; first taker wins.
+
+    `routes[c]` lists the channel indices tried by a vacancy of route class `c`;
+    `route_class(v)` gives a vacancy's class; `on_let(v, s, k)`, if given, is told of
+    each letting at once (before the next vacancy is tried), so that a household housed
+    by one channel is gone for every other.
+    """
+
+    def __init__(
+        self,
+        channels: Sequence[Channel],
+        routes: Sequence[Sequence[int]],
+        route_class: Callable[[int], int],
+        on_let: Callable[[int, int, int], None] | None = None,
+    ):
+        self.channels = list(channels)
+        for c, route in enumerate(routes):
+            if len(set(route)) != len(route):
+                raise ValueError(f"route {c} tries a channel twice")
+            for i, k in enumerate(route):
+                if self.channels[k].batched and i != len(route) - 1:
+                    raise ValueError(f"route {c}: a batched channel must close the route")
+        self.routes = [tuple(r) for r in routes]
+        self._steps = [tuple((k, self.channels[k]) for k in r) for r in routes]
+        self.route_class = route_class
+        self.on_let = on_let
+
+    def allocate_cycle(self, vacancies: Sequence[int], t: float) -> list[tuple[int, int, int]]:
+        """Let the cycle's vacancies at time `t`, in the given order. Returns the lettings
+        as (vacancy, household row, channel index), in the order they were made."""
+        out: list[tuple[int, int, int]] = []
+        batches: dict[int, list[int]] = {}
+        steps, route_class, on_let = self._steps, self.route_class, self.on_let
+        for v in vacancies:
+            for k, ch in steps[route_class(v)]:
+                if ch.batched:
+                    batches.setdefault(k, []).append(v)
+                    break
+                s = ch.pop(v, t)
+                if s >= 0:
+                    out.append((v, s, k))
+                    if on_let is not None:
+                        on_let(v, s, k)
+                    break
+        for k in sorted(batches):
+            ch, batch = self.channels[k], batches[k]
+            ch.open_cycle(batch, t)
+            for v in batch:
+                s = ch.pop(v, t)
+                if s >= 0:
+                    out.append((v, s, k))
+                    if on_let is not None:
+                        on_let(v, s, k)
+        return out

@@ -1,0 +1,402 @@
+"""Results of a regional run: the per-group cohort summary of `RunResult` plus the Dutch
+outputs: registration and search times, routes, municipalities, stock against 30%,
+statushouder backlog, vacancy chains, reactions and refusals, and yearly tables.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from woonsim.errors import InvariantError
+from woonsim.files import write_atomically
+from woonsim.region.cells import ELIGIBLE, ELIGIBLE_RELAXED, KINDS, N_LOCAL, ROUTES
+from woonsim.region.taakstelling import period_of
+from woonsim.results import CENSORED, HOUSED, RunResult
+
+if TYPE_CHECKING:
+    from woonsim.region.market import RegionalMarket
+
+__all__ = ["RegionResult"]
+
+
+def _dist(x: np.ndarray) -> dict | None:
+    """Median, mean and the 10th/90th percentiles of a sample (None when empty)."""
+    if len(x) == 0:
+        return None
+    p10, p50, p90 = np.quantile(x, [0.1, 0.5, 0.9])
+    return {
+        "n": len(x),
+        "mean": float(x.mean()),
+        "p10": float(p10),
+        "median": float(p50),
+        "p90": float(p90),
+    }
+
+
+@dataclass
+class RegionResult:
+    """Everything recorded in a regional run."""
+
+    base: RunResult  # per-seeker records and the cohort summary
+    market: RegionalMarket
+
+    @classmethod
+    def from_market(cls, m: RegionalMarket) -> RegionResult:
+        n_vac = m.n_vac
+        vc = {k: a[:n_vac] for k, a in m._vcols.items()}
+        let_time = np.where(vc["let_to"] >= 0, vc["let_time"], np.inf)
+        base = RunResult.from_engine(
+            scenario=m.spec,
+            seed=m.seed,
+            now=m.horizon,
+            group=m.reg.group,
+            arrival=m.reg.arrival,
+            deadline=m.reg.deadline,
+            dwelling=m.dwelling,
+            vacancy_time=let_time,
+            vacancy_class=vc["designated"].astype(np.int8),
+            let_to=vc["let_to"],
+            reachable=None,
+            waiting_in_lists=m.count_waiting(m.horizon),
+        )
+        return cls(base=base, market=m)
+
+    # --- measures --------------------------------------------------------------------
+    @property
+    def vac(self) -> dict[str, np.ndarray]:
+        return {k: a[: self.market.n_vac] for k, a in self.market._vcols.items()}
+
+    def _reported(self, t: np.ndarray) -> np.ndarray:
+        """Times in the reported calendar years (after the burn-in), by `period_of`."""
+        return period_of(np.asarray(t, dtype=float), 1) >= round(self.market.spec.burn_in_years)
+
+    def summary(self) -> dict:
+        m, b, sc = self.market, self.base, self.market.spec
+        out = b.summary()
+        housed = b.reason == HOUSED
+        reported = self._reported(b.exit)
+        let_t = b.exit
+        reg_time = let_t - m.reg.registration
+        search = let_t - b.arrival
+        names = sc.group_names
+        for gi, name in enumerate(names):
+            sel = housed & reported & (b.group == gi)
+            routes = np.bincount(m.route[sel], minlength=len(ROUTES))
+            out["groups"][name].update(
+                {
+                    "aandachtsgroep": sc.groups[gi].aandachtsgroep,
+                    "kind": sc.groups[gi].kind,
+                    "registration_time_at_letting": _dist(reg_time[sel]),
+                    "search_time_at_letting": _dist(search[sel]),
+                    "lettings_by_route": {r: int(routes[i]) for i, r in enumerate(ROUTES)},
+                }
+            )
+        v = self.vac
+        let = (v["let_to"] >= 0) & self._reported(np.where(v["let_to"] >= 0, v["let_time"], 0))
+        years = sc.years
+        aandacht = m.reg.aandacht[v["let_to"][let]]
+        chains = self._chain_lengths()
+        out["region"] = {
+            "municipalities": [x.code for x in m.munis],
+            "years_reported": [sc.start_year, sc.start_year + int(round(years)) - 1],
+            "lettings_per_year": float(let.sum() / years),
+            "aandachtsgroep_share_of_lettings": float(aandacht.mean()) if let.any() else None,
+            "reactions_per_advert": _dist(v["reactions"][let & (m.route[v["let_to"]] <= 1)]),
+            "refusals_per_letting": float((v["offers"][let] - 1).mean()) if let.any() else None,
+            "vacancy_chain_length": _dist(chains) if len(chains) else None,
+            "vacancies_open_at_end": len(m._open),
+            **self._seeker_counts(),
+            "statushouder_backlog_at_end": self.statushouder_backlog()[-1].tolist(),
+        }
+        out["municipalities"] = self.municipality_summary()
+        return out
+
+    def _seeker_counts(self) -> dict:
+        """Per reported year, averaged: active seekers (reacted at least once in the
+        year), registered households at the end of the year (registered, not yet housed
+        or gone; includes those not yet searching), and slaagkans (lettings to advert
+        seekers / active seekers, as Maaskoepel defines it)."""
+        m, b = self.market, self.base
+        y0, y1 = round(m.spec.burn_in_years), round(m.horizon)
+        active = m.active_per_year[y0:y1]
+        regular = m.reg.kind == KINDS["regular"]
+        advert_kinds = regular | (m.reg.kind == KINDS["urgent"])
+        # still there at the end of year y (those waiting at the horizon are censored)
+        still = {y: (b.exit > y + 1) | (b.reason == CENSORED) for y in range(y0, y1)}
+        registered = [
+            int(((m.reg.registration <= y + 1) & still[y] & advert_kinds).sum())
+            for y in range(y0, y1)
+        ]
+        housed_regular = (b.reason == HOUSED) & advert_kinds
+        let_year = period_of(np.where(housed_regular, b.exit, -1.0), 1)
+        lettings = np.array([int((let_year == y).sum()) for y in range(y0, y1)])
+        return {
+            "active_seekers_per_year": float(active.mean()),
+            "registered_end_of_year": float(np.mean(registered)),
+            "slaagkans": float((lettings / np.maximum(active, 1)).mean()),
+        }
+
+    def _chain_lengths(self) -> np.ndarray:
+        """Vacancies per chain, for chains started (by a departure or new-build) after the
+        burn-in and at least a year before the end."""
+        v = self.vac
+        start = v["link"] == 0
+        t_end = self.market.horizon - 1
+        ok = start & self._reported(v["arise"]) & (v["arise"] < t_end)
+        counts = np.bincount(v["chain"], minlength=len(v["chain"]))
+        return counts[np.flatnonzero(ok)]
+
+    def municipality_summary(self) -> list[dict]:
+        m, b = self.market, self.base
+        v = self.vac
+        let = (v["let_to"] >= 0) & self._reported(np.where(v["let_to"] >= 0, v["let_time"], 0))
+        tenant = v["let_to"][let]
+        muni = v["muni"][let]
+        aandacht = m.reg.aandacht[tenant]
+        pop = np.array([x.population for x in m.munis], float)
+        social0 = np.array([x.corporation_start for x in m.munis], float)
+        total_aandacht = max(int(aandacht.sum()), 1)
+        reg_time = b.exit - m.reg.registration
+        search = b.exit - b.arrival
+        out = []
+        for i, x in enumerate(m.munis):
+            mine = muni == i
+            housed_here = tenant[mine]
+            out.append(
+                {
+                    "code": x.code,
+                    "name": x.name,
+                    "lettings": int(mine.sum()),
+                    "aandachtsgroep_lettings": int(aandacht[mine].sum()),
+                    "share_of_aandachtsgroep_lettings": float(
+                        aandacht[mine].sum() / total_aandacht
+                    ),
+                    "share_of_social_stock_2025": float(social0[i] / social0.sum()),
+                    "share_of_population": float(pop[i] / pop.sum()),
+                    "aandachtsgroep_share_of_new_tenants": (
+                        float(aandacht[mine].mean()) if mine.any() else None
+                    ),
+                    "registration_time_at_letting": _dist(reg_time[housed_here]),
+                    "search_time_at_letting": _dist(search[housed_here]),
+                    "groups": {
+                        name: {
+                            "lettings": int((b.group[housed_here] == gi).sum()),
+                            "registration_time_at_letting": _dist(
+                                reg_time[housed_here[b.group[housed_here] == gi]]
+                            ),
+                            "search_time_at_letting": _dist(
+                                search[housed_here[b.group[housed_here] == gi]]
+                            ),
+                        }
+                        for gi, name in enumerate(m.spec.group_names)
+                    },
+                    "social_share_start": float(
+                        social0[i] / m.dwellings_at_year_start[int(round(m.spec.burn_in_years))][i]
+                    ),
+                    "social_share_end": x.social_share,
+                }
+            )
+        return out
+
+    def statushouder_backlog(self) -> np.ndarray:
+        """(half-years, municipalities): task in households minus households housed,
+        carried over from half-year to half-year, from the start of the reporting period."""
+        m = self.market
+        sc = m.spec
+        if not any(g.kind == "statushouder" for g in sc.groups):
+            return np.zeros((1, m.n_munis), np.int64)
+        task_hh = m.taakstelling_persons() / sc.statushouders.persons_per_household
+        h0 = int(round(2 * sc.burn_in_years))
+        backlog, rows = np.zeros(m.n_munis), []
+        for h in range(h0, int(round(2 * m.horizon))):
+            backlog = backlog + task_hh - m.sh_housed[h]
+            rows.append(backlog.copy())
+        return np.array(rows)
+
+    # --- tables ----------------------------------------------------------------------
+    def yearly_table(self) -> pa.Table:
+        """Per calendar year and municipality: stock against 30%, flows, lettings by group
+        and the median registration and search time of those lettings."""
+        m, b = self.market, self.base
+        sc = m.spec
+        v = self.vac
+        let = v["let_to"] >= 0
+        lt = np.where(let, v["let_time"], np.nan)
+        y0 = int(round(sc.burn_in_years))
+        n_groups = len(sc.groups)
+        rows = []
+        for yi in range(y0, int(round(m.horizon))):
+            year = sc.start_year + yi - y0
+            in_year = let & (period_of(np.nan_to_num(lt, nan=-1.0), 1) == yi)
+            # on a list at the end of the year (home municipality): arrived, not yet left
+            on_list = (b.arrival <= yi + 1) & ((b.exit > yi + 1) | (b.reason == CENSORED))
+            waiting = np.bincount(
+                m.reg.muni[on_list].astype(np.int64) * n_groups + b.group[on_list],
+                minlength=m.n_munis * n_groups,
+            )
+            for i, x in enumerate(m.munis):
+                mine = in_year & (v["muni"] == i)
+                tenants = v["let_to"][mine]
+                for gi, name in enumerate(sc.group_names):
+                    t_g = tenants[b.group[tenants] == gi]
+                    rows.append(
+                        {
+                            "year": year,
+                            "municipality": x.code,
+                            "group": name,
+                            "lettings": len(t_g),
+                            "waiting_end_of_year": int(waiting[i * n_groups + gi]),
+                            "median_registration_time": float(
+                                np.median(b.exit[t_g] - m.reg.registration[t_g])
+                            )
+                            if len(t_g)
+                            else None,
+                            "median_search_time": float(np.median(b.exit[t_g] - b.arrival[t_g]))
+                            if len(t_g)
+                            else None,
+                            "stock_start": int(m.stock_at_year_start[yi, i]),
+                            "dwellings_start": int(m.dwellings_at_year_start[yi, i]),
+                            "social_share_start": float(
+                                m.stock_at_year_start[yi, i] / m.dwellings_at_year_start[yi, i]
+                            ),
+                            "built_social": int(m.built[yi, i]),
+                            "built_total": int(m.built_total[yi, i]),
+                            "demolished": int(m.demolished[yi, i]),
+                            "sold": int(m.sold[yi, i]),
+                        }
+                    )
+        return pa.Table.from_pylist(rows)
+
+    def backlog_table(self) -> pa.Table:
+        """Per half-year and municipality: the taakstelling backlog (task minus housed,
+        carried over) and the waiting line in reception (statushouder households linked
+        to the municipality and not yet housed at the end of the half-year)."""
+        m, b = self.market, self.base
+        bl = self.statushouder_backlog()
+        sc = m.spec
+        h0 = round(2 * sc.burn_in_years)
+        sh = np.flatnonzero(m.reg.kind == KINDS["statushouder"])
+        rows = []
+        for h in range(len(bl)):
+            t_end = (h0 + h + 1) / 2
+            housed = (b.reason[sh] == HOUSED) & (b.exit[sh] <= t_end)
+            waiting = sh[(b.arrival[sh] <= t_end) & ~housed]
+            in_line = np.bincount(m.reg.muni[waiting], minlength=m.n_munis)
+            rows += [
+                {
+                    "halfyear": f"{sc.start_year + h // 2}-H{h % 2 + 1}",
+                    "municipality": x.code,
+                    "taakstelling_backlog_households": float(bl[h, i]),
+                    "waiting_in_reception_households": int(in_line[i]),
+                }
+                for i, x in enumerate(m.munis)
+            ]
+        return pa.Table.from_pylist(rows)
+
+    def seekers_table(self) -> pa.Table:
+        m, b = self.market, self.base
+        t = b.seekers_table()
+        codes = pa.array([x.code for x in m.munis], pa.string())
+        home = pa.DictionaryArray.from_arrays(pa.array(m.reg.muni.astype(np.int16)), codes)
+        dwelling_muni = np.where(b.dwelling >= 0, self.vac["muni"][np.maximum(b.dwelling, 0)], -1)
+        t = t.set_column(
+            t.schema.get_field_index("municipality"),
+            "municipality",
+            pa.DictionaryArray.from_arrays(
+                pa.array(dwelling_muni.astype(np.int16), mask=b.dwelling < 0), codes
+            ),
+        )
+        route = pa.DictionaryArray.from_arrays(
+            pa.array(m.route, mask=m.route < 0), pa.array(ROUTES, pa.string())
+        )
+        return (
+            t.append_column("home_municipality", home)
+            .append_column("registration", pa.array(m.reg.registration))
+            .append_column("route", route)
+            .append_column("refusals", pa.array(m.refusals))
+        )
+
+    def vacancies_table(self) -> pa.Table:
+        v = self.vac
+        let = v["let_to"] >= 0
+        codes = [x.code for x in self.market.munis]
+        cell = v["cell"] % N_LOCAL
+        return pa.table(
+            {
+                "vacancy": pa.array(np.arange(len(let), dtype=np.int64)),
+                "arise": pa.array(v["arise"]),
+                "municipality": pa.DictionaryArray.from_arrays(
+                    pa.array(v["muni"].astype(np.int16)), pa.array(codes, pa.string())
+                ),
+                "segment": pa.array((cell // 3).astype(np.int8)),
+                "label": pa.array((cell % 3).astype(np.int8)),
+                "source": pa.DictionaryArray.from_arrays(
+                    pa.array(v["source"]), pa.array(["departure", "newbuild", "chain"])
+                ),
+                "chain": pa.array(v["chain"]),
+                "link": pa.array(v["link"]),
+                "designated": pa.array(v["designated"]),
+                "lottery": pa.array(v["lottery"]),
+                "let_time": pa.array(v["let_time"], mask=~let),
+                "seeker": pa.array(v["let_to"], mask=~let),
+                "reactions": pa.array(v["reactions"]),
+                "offers": pa.array(v["offers"]),
+            }
+        )
+
+    def summary_json(self) -> str:
+        return json.dumps(self.summary(), indent=2, allow_nan=False) + "\n"
+
+    def write(self, out_dir, extra=None):
+        """Write summary.json and the Parquet tables; `extra(tmp_dir)` may add files to the
+        same all-or-nothing write."""
+
+        def files(tmp):
+            if extra is not None:
+                extra(tmp)
+            (tmp / "summary.json").write_text(self.summary_json(), encoding="utf-8")
+            meta = self.base._metadata()
+            for name, table in (
+                ("seekers", self.seekers_table()),
+                ("vacancies", self.vacancies_table()),
+                ("yearly", self.yearly_table()),
+                ("statushouder_backlog", self.backlog_table()),
+            ):
+                pq.write_table(table.replace_schema_metadata(meta), tmp / f"{name}.parquet")
+
+        return write_atomically(out_dir, files)
+
+    # --- invariants ------------------------------------------------------------------
+    def check_invariants(self) -> None:
+        """The engine's invariants plus the Dutch ones: stock accounting, no negative
+        stock, every letting to an eligible household."""
+        self.base.check_invariants()
+        m = self.market
+        if (m.occupied < 0).any() or (m.vacant < 0).any():
+            raise InvariantError("negative occupied or vacant stock")
+        s = m.stock_at_year_start
+        for y in range(int(np.ceil(m.horizon)) - 1):
+            expected = s[y] + m.built[y] - m.demolished[y] - m.sold[y]
+            if s[y + 1].any() and not np.array_equal(s[y + 1], expected):
+                raise InvariantError(f"stock accounting fails in year index {y}")
+        v = self.vac
+        let = np.flatnonzero(v["let_to"] >= 0)
+        ht, cell = m.reg.htype[v["let_to"][let]], v["cell"][let] % N_LOCAL
+        relaxed = v["let_time"][let] - v["arise"][let] >= (
+            m.spec.allocation.relax_after_weeks / 52 - 1e-9
+        )
+        suits = ELIGIBLE[ht, cell] | (relaxed & ELIGIBLE_RELAXED[ht, cell])
+        if not suits.all():
+            raise InvariantError("a dwelling was let to a household it does not suit")
+        if (v["let_time"][let] < v["arise"][let] - 1e-9).any():
+            raise InvariantError("a dwelling was let before it fell vacant")
+        kinds = m.reg.kind[v["let_to"][let]]
+        direct = np.isin(m.route[v["let_to"][let]], [3, 4])
+        if (direct & ~np.isin(kinds, [KINDS["statushouder"], KINDS["contingent"]])).any():
+            raise InvariantError("a direct placement went to a group without that route")

@@ -1,0 +1,215 @@
+"""Scenario kind `region`: a Dutch woningmarktregio, its policy levers and behaviour.
+
+Every default below is documented in docs/ODD.md (value, unit, source or the label
+"assumption"). Rates are per year unless the name says otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from woonsim.spec import Measure, Spec
+
+__all__ = ["GROUP_KINDS", "RegionScenario"]
+
+Share = Annotated[float, Field(ge=0, le=1)]
+NonNeg = Annotated[float, Field(ge=0)]
+Pos = Annotated[float, Field(gt=0)]
+Code = Annotated[str, Field(pattern=r"^GM\d{4}$")]
+Mix3 = Annotated[list[NonNeg], Field(min_length=3, max_length=3)]
+Mix5 = Annotated[list[NonNeg], Field(min_length=5, max_length=5)]
+
+# How a group gets a dwelling.
+GROUP_KINDS = ("regular", "urgent", "statushouder", "contingent")
+
+
+class Stock(Spec):
+    """Split of each municipality's corporation stock into allocation segments.
+
+    size: small (1-2 rooms), medium (3), large (4+); rent: cheap (<= kwaliteitskortings-
+    grens), <= lage aftoppingsgrens, <= hoge aftoppingsgrens, upper (<= liberalisatie-
+    grens), free (above).
+    """
+
+    size_mix: Mix3 = [0.30, 0.40, 0.30]
+    rent_mix: Mix5 = [0.10, 0.45, 0.10, 0.253, 0.097]
+    youth_label_share: Share = 0.10  # of small dwellings: only for seekers under 23
+    senior_label_share: Share = 0.15  # of small and medium dwellings: only for 55+
+
+
+class Flows(Spec):
+    """Exogenous flows of the corporation stock."""
+
+    departure_rate: Annotated[float, Field(ge=0, le=1)] = 0.055  # sitting tenants leaving, /yr
+    demolition_rate: Annotated[float, Field(ge=0, le=0.2)] = 0.003  # share of stock per year
+    sale_rate: Annotated[float, Field(ge=0, le=0.2)] = 0.002
+    notice_weeks: NonNeg = 4.0  # a doorstromer's old dwelling frees this long after letting
+
+
+class Construction(Spec):
+    """Building programme: completions per year per 1,000 dwellings, with a social share."""
+
+    per_1000_dwellings: NonNeg = 8.0
+    social_share: Share | dict[Code, Share] = 0.30
+    social_distribution: Literal["as_volume", "toward_30"] = "as_volume"
+    capacity: NonNeg | None = None  # randvoorwaarde: max completions per year in the region
+    social_budget: NonNeg | None = None  # randvoorwaarde: max social completions per year
+    extra_social_from_verhuurderheffing: NonNeg = 0.0  # flanking: extra social units per year
+
+
+class Household(Spec):
+    """Household-size, income and age mix of a group's households."""
+
+    size: Mix3 = [0.45, 0.30, 0.25]  # 1, 2, 3+ persons
+    income: Mix3 = [0.55, 0.40, 0.05]  # huurtoeslag, up to the DAEB limit, above it
+    age: Mix3 = [0.10, 0.75, 0.15]  # under 23, 23-54, 55+
+
+
+class GroupSpec(Spec):
+    """A seeker group and its route into a dwelling."""
+
+    name: Annotated[str, Field(min_length=1)]
+    kind: Literal["regular", "urgent", "statushouder", "contingent"] = "regular"
+    aandachtsgroep: bool = False
+    inflow_per_1000_households: NonNeg = 0.0  # active seekers starting per year
+    household: Household = Household()
+    patience_years: Pos | None = 5.0
+    registration_lead_years: NonNeg = 3.0  # mean registration time before searching
+    leaves_vacancy: Share = 0.0  # P(previous home is a corporation dwelling in the region)
+    weekly_activity: Share = 0.3  # P(reacting in a given week)
+    accept: Share = 0.5  # P(accepting an offer)
+    household_formation: bool = False  # inflow grows with kostendelersnorm_extra_households
+
+
+class Urgency(Spec):
+    """Urgentieverklaring: priority for a search profile during a search period, then one
+    binding direct offer; refusing a suitable offer ends it."""
+
+    approval_share: Share = 1.0  # lever: share of applicants who qualify
+    search_weeks: Pos = 26.0
+    binding_accept: Share = 0.9
+
+
+class Statushouders(Spec):
+    """Half-yearly national taakstelling (persons), split over municipalities."""
+
+    national_per_halfyear: NonNeg = 13000.0
+    persons_per_household: Pos = 1.9
+    national_population: Pos = 17942942.0
+
+
+class Quota(Spec):
+    """A share of vacancies designated for aandachtsgroepen."""
+
+    share: Share | dict[Code, Share] = 0.0
+    mode: Literal["none", "floor", "cap", "ring_fenced"] = "none"
+
+
+class AllocationSpec(Spec):
+    cycle_weeks: Annotated[int, Field(ge=1, le=13)] = 1
+    reactions_per_week: Annotated[int, Field(ge=1, le=5)] = 2
+    own_municipality_weight: Pos = 3.0  # preference for adverts in one's own municipality
+    lottery_share: Share = 0.10
+    ranking: Literal["registration", "points"] = "registration"
+    local_binding_share: Annotated[float, Field(ge=0, le=0.5)] = 0.25
+    relax_after_weeks: NonNeg = 8.0  # unlet that long: size and age-label rules lapse
+    refusals_before_block: Annotated[int, Field(ge=1)] = 3
+    block_weeks: NonNeg = 13.0
+    quota: Quota = Quota()
+    task_distribution: Literal["population", "social_stock", "toward_30"] = "population"
+    # dwellings per year for contingent groups: per 1,000 corporation dwellings, or a
+    # fixed number per municipality (a mapping by CBS code) when given
+    contingent_per_1000_social: NonNeg = 2.0
+    contingent_dwellings: dict[Code, NonNeg] | None = None
+    staff_capacity_per_1000_social: NonNeg | None = None  # max direct placements per year
+    urgency: Urgency = Urgency()
+
+
+class RegionScenario(Spec):
+    """A woningmarktregio: municipalities by CBS code, levers and behaviour."""
+
+    kind: Literal["region"]
+    name: Annotated[str, Field(min_length=1)]
+    municipalities: Annotated[list[Code], Field(min_length=1)]
+    start_year: Annotated[int, Field(ge=2025, le=2100)] = 2025
+    burn_in_years: NonNeg = 5.0
+    years: Pos = 20.0
+    measure: Measure | None = None  # default: cohort of the first years - 5, tail 5
+    stock: Stock = Stock()
+    flows: Flows = Flows()
+    construction: Construction = Construction()
+    allocation: AllocationSpec = AllocationSpec()
+    statushouders: Statushouders = Statushouders()
+    kostendelersnorm_extra_households: Annotated[float, Field(ge=0, le=1)] = 0.0
+    groups: Annotated[list[GroupSpec], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RegionScenario:
+        for i, c in enumerate(self.municipalities):
+            if c in self.municipalities[:i]:
+                raise ValueError(f"municipalities[{i}]: {c} listed twice")
+        names = [g.name for g in self.groups]
+        for i, n in enumerate(names):
+            if n in names[:i]:
+                raise ValueError(f"groups[{i}].name: duplicate group name {n!r}")
+        for field, mix in (
+            ("stock.size_mix", self.stock.size_mix),
+            ("stock.rent_mix", self.stock.rent_mix),
+        ):
+            if abs(sum(mix) - 1) > 1e-6:
+                raise ValueError(f"{field}: shares must add up to 1 (they add up to {sum(mix):g})")
+        for i, g in enumerate(self.groups):
+            for key in ("size", "income", "age"):
+                mix = getattr(g.household, key)
+                if abs(sum(mix) - 1) > 1e-6:
+                    raise ValueError(
+                        f"groups[{i}].household.{key}: shares must add up to 1 "
+                        f"(they add up to {sum(mix):g})"
+                    )
+            if g.kind != "regular" and not g.aandachtsgroep:
+                raise ValueError(
+                    f"groups[{i}].aandachtsgroep: a {g.kind} group is an "
+                    "aandachtsgroep; set aandachtsgroep: true"
+                )
+        if not any(g.kind == "regular" for g in self.groups):
+            raise ValueError("groups: needs at least one regular group")
+        for field, value in (
+            ("allocation.quota.share", self.allocation.quota.share),
+            ("construction.social_share", self.construction.social_share),
+            ("allocation.contingent_dwellings", self.allocation.contingent_dwellings or {}),
+        ):
+            if isinstance(value, dict):
+                for code in value:
+                    if code not in self.municipalities:
+                        raise ValueError(f"{field}.{code}: not one of the municipalities")
+        m = self.measure
+        if m is not None and m.end > self.burn_in_years + self.years + 1e-9:
+            raise ValueError("measure: warmup + window + tail exceeds burn_in_years + years")
+        return self
+
+    @property
+    def horizon(self) -> float:
+        """Simulated years, burn-in included."""
+        return self.burn_in_years + self.years
+
+    @property
+    def cohort_measure(self) -> Measure:
+        if self.measure is not None:
+            return self.measure
+        tail = min(5.0, self.years / 4)
+        return Measure(warmup=self.burn_in_years, window=self.years - tail, tail=tail)
+
+    @property
+    def group_names(self) -> list[str]:
+        return [g.name for g in self.groups]
+
+    @property
+    def time_unit(self) -> str:
+        return "year"
+
+    @property
+    def rule_label(self) -> str:
+        q = self.allocation.quota
+        return f"aanbodmodel + direct placement; aandachtsgroep quota {q.mode}"

@@ -1,0 +1,52 @@
+"""Scenario files: YAML in, validated pydantic objects out, one-line errors.
+
+A scenario is data. `load_scenario(path)` reads and validates a YAML file;
+`parse_scenario(mapping)` validates an already-parsed mapping. Either raises
+`ScenarioError` whose message names the field and the problem on one line. The kind
+(`stylized` or `region`) chooses the specification class.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from woonsim.data import region
+from woonsim.errors import ScenarioError
+from woonsim.region.scenario import RegionScenario
+from woonsim.spec import one_line
+from woonsim.stylized.scenario import StylizedScenario
+from woonsim.yaml_loader import read_yaml
+
+__all__ = ["RegionScenario", "ScenarioError", "StylizedScenario", "load_scenario", "parse_scenario"]
+
+
+def parse_scenario(data: Any):
+    """Validate a parsed mapping; raise `ScenarioError` with a one-line message."""
+    if not isinstance(data, dict):
+        raise ScenarioError(f"scenario: expected a mapping of keys, got {type(data).__name__}")
+    kind = data.get("kind")
+    if kind is None:
+        raise ScenarioError("kind: required key is missing (expected 'stylized' or 'region')")
+    if kind not in ("stylized", "region"):
+        raise ScenarioError(
+            f"kind: unknown scenario kind {kind!r} (expected 'stylized' or 'region')"
+        )
+    cls = RegionScenario if kind == "region" else StylizedScenario
+    try:
+        scenario = cls.model_validate(data)
+    except ValidationError as err:
+        raise ScenarioError(one_line(err)) from None
+    if kind == "region":
+        try:
+            region(scenario.municipalities)
+        except KeyError as err:
+            raise ScenarioError(f"municipalities: {err.args[0]}") from None
+    return scenario
+
+
+def load_scenario(path: str | Path):
+    """Read and validate a scenario YAML file."""
+    return parse_scenario(read_yaml(path))

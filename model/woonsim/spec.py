@@ -1,0 +1,77 @@
+"""The base of every specification (scenario, experiment, national and calibration files):
+strict, frozen pydantic models with a digest, and pydantic errors as one line."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+__all__ = ["Measure", "NonNegative", "Positive", "Spec", "one_line"]
+
+
+class Spec(BaseModel):
+    """Strict (no coercion, no unknown keys) and frozen."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    def digest(self) -> str:
+        """SHA-256 of the canonical JSON form: identifies the scenario in outputs."""
+        canon = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canon.encode()).hexdigest()
+
+
+NonNegative = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+
+
+class Measure(Spec):
+    """Measurement protocol: the cohort arrives in [warmup, warmup + window]; the
+    run continues for `tail` more time units so that the cohort can leave."""
+
+    warmup: NonNegative
+    window: Positive
+    tail: NonNegative
+
+    @property
+    def end(self) -> float:
+        return self.warmup + self.window + self.tail
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif str(part).startswith(("function-", "tagged-union", "literal")):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "scenario"
+
+
+def one_line(err: ValidationError) -> str:
+    e = err.errors(include_url=False)[0]
+    loc = _loc(tuple(e["loc"]))
+    msg = e["msg"]
+    if e["type"] == "value_error":
+        # Our validators say "field: problem" relative to the model that raised it.
+        msg = msg.removeprefix("Value error, ")
+        return msg if loc == "scenario" else f"{loc}.{msg}"
+    if e["type"] == "extra_forbidden":
+        return f"{loc}: unknown key"
+    if e["type"] in ("too_short", "too_long"):
+        ctx = e["ctx"]
+        bound = (
+            f"at least {ctx['min_length']}"
+            if e["type"] == "too_short"
+            else f"at most {ctx['max_length']}"
+        )
+        return f"{loc}: needs {bound} item(s), got {ctx.get('actual_length', 0)}"
+    if e["type"] == "missing":
+        return f"{loc}: required key is missing"
+    got = e.get("input")
+    shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+    return f"{loc}: {msg[0].lower()}{msg[1:]}{shown}"

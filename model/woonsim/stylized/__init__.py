@@ -1,0 +1,1 @@
+"""The stylized market of the validation reference (scenario kind `stylized`)."""
