@@ -147,7 +147,7 @@ def test_area_measures_count_the_dwellings_let_there(small_run):
     from woonsim_experiments.calibrate import measure
 
     r = small_run
-    codes = r.market.spec.municipalities
+    codes = r.spec.municipalities
     per_area = [measure(r, "lettings_per_year", "all", (c,)) for c in codes]
     assert sum(per_area) == pytest.approx(measure(r, "lettings_per_year"))
     v = r.vacancies_table().to_pandas()

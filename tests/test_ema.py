@@ -136,7 +136,7 @@ def test_policies_of_one_scenario_share_seed_and_arrivals(base, seed_policy):
         (sc_a, seed_a), (sc_b, seed_b) = runs
         assert sc_a.allocation.quota != sc_b.allocation.quota  # two different policies
         assert (seed_a.entropy, seed_a.spawn_key) == (seed_b.entropy, seed_b.spawn_key)
-        a, b = RegionalMarket(sc_a, seed_a).reg, RegionalMarket(sc_b, seed_b).reg
+        a, b = RegionalMarket(sc_a, seed_a).seekers, RegionalMarket(sc_b, seed_b).seekers
         for col in ("arrival", "group", "muni", "deadline", "registration", "htype"):
             np.testing.assert_array_equal(getattr(a, col), getattr(b, col))
         keys.add(seed_a.spawn_key)

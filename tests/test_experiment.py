@@ -395,7 +395,7 @@ def test_paired_replications_share_arrivals(folder):
     assert len(a.base.arrival) > 100
     np.testing.assert_array_equal(a.base.arrival, b.base.arrival)
     np.testing.assert_array_equal(a.base.group, b.base.group)
-    np.testing.assert_array_equal(a.market.reg.registration, b.market.reg.registration)
+    np.testing.assert_array_equal(a.seekers.registration, b.seekers.registration)
     # the policy does change who is housed when
     assert not np.array_equal(a.base.exit, b.base.exit)
     # another replication of the same variant has other arrivals

@@ -42,7 +42,7 @@ def test_stock_totals_equal_cbs_exactly(regions):
     for _, sc, _ in regions:
         tiny = sc.model_copy(update={"burn_in_years": 0.0, "years": 0.02})
         m = RegionalMarket(tiny, 0)
-        occupied += int(m.occupied.sum() + m.vacant.sum())
+        occupied += int(m.stock.occupied.sum() + m.stock.vacant.sum())
         dwellings += sum(x.dwellings for x in m.munis)
     assert occupied == CBS["corporation"] == 2_331_463
     assert dwellings == CBS["dwellings"] == 8_274_478

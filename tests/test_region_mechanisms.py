@@ -170,14 +170,14 @@ def test_eligibility_tables_match_the_rules_everywhere():
 
 def _letting_suitability(res, relax_weeks):
     """Per letting: seeker, local cell, strictly suitable, suitable once relaxed, relaxed."""
-    m = res.market
+    m = res
     vt = res.vacancies_table()
     let = np.asarray(vt["seeker"].is_valid())
     seeker = np.asarray(vt["seeker"].fill_null(-1))[let]
     local = (np.asarray(vt["segment"]) * 3 + np.asarray(vt["label"]))[let]
     age = (np.asarray(vt["let_time"].fill_null(np.nan)) - np.asarray(vt["arise"]))[let]
     relaxed = age >= relax_weeks / 52 - 1e-9
-    ht = m.reg.htype[seeker]
+    ht = m.seekers.htype[seeker]
     strict_ok = np.array([suits(h, c) for h, c in zip(ht, local, strict=True)])
     relax_ok = np.array([suits(h, c, relaxed=True) for h, c in zip(ht, local, strict=True)])
     return seeker, local, strict_ok, relax_ok, relaxed
@@ -226,23 +226,24 @@ def _ranking_market(**alloc):
         [REGULAR, URGENT], munis=(MIDDEN_DELFLAND, WASSENAAR), allocation={**alloc}, years=1
     )
     m = RegionalMarket(sc, 11)
-    reg = m.reg
+    reg = m.seekers
     regular = np.flatnonzero(reg.kind == KINDS["regular"])[:3]
     urgent = np.flatnonzero(reg.kind == KINDS["urgent"])[:1]
     return m, regular, urgent
 
 
 def _advert(m, *, muni=0, local=False, lottery=False, designated=False, t=1.0):
-    """Use ledger slot 0 as a hand-made advert: medium affordable, no label."""
-    v = 0
-    vc = m._vcols
-    vc["arise"][v], vc["muni"][v], vc["cell"][v] = t - WEEK, muni, muni * N_LOCAL + cell(1, 1, 0)
-    vc["local"][v], vc["lottery"][v], vc["designated"][v] = local, lottery, designated
-    return v
+    """A hand-made advert in the ledger: medium affordable, no age label."""
+    lg = m.vacancies
+    (v,) = lg.add(
+        np.array([t - WEEK]), np.array([muni]), np.array([muni * N_LOCAL + cell(1, 1, 0)]), 0
+    )
+    lg.local[v], lg.lottery[v], lg.designated[v] = local, lottery, designated
+    return int(v)
 
 
 def _seeker(m, s, *, registration, muni=0, arrival=0.5, expiry=np.inf, lost=False):
-    reg = m.reg
+    reg = m.seekers
     reg.registration[s], reg.muni[s], reg.arrival[s] = registration, muni, arrival
     reg.urgency_expiry[s], reg.urgency_lost[s] = expiry, lost
 
@@ -250,10 +251,8 @@ def _seeker(m, s, *, registration, muni=0, arrival=0.5, expiry=np.inf, lost=Fals
 def ranked(m, seekers, v, t=1.0):
     """The ranking of advert v when exactly `seekers` react to it (through Adverts)."""
     seekers = np.asarray(seekers, dtype=np.int64)
-    m.reacting_seekers = lambda t: seekers
-    m.sample_reactions = lambda pool, adv, t: (pool, np.zeros(len(pool), dtype=np.int64))
-    m.adverts.begin_cycle([v], t)
-    return m.adverts._ranked[v]
+    every_one = np.zeros(len(seekers), dtype=np.int64)  # each reacts to advert 0 of [v]
+    return m.adverts.rank_reactions(seekers, every_one, np.array([v]), t)[v]
 
 
 def test_active_urgency_outranks_earlier_registration_and_stops_after_expiry():
@@ -302,11 +301,11 @@ def test_points_are_months_registered_plus_months_searching_since_last_refusal()
         _seeker(m, x, registration=t - 10, arrival=t - 1)  # 120 + 1.2 after refusal
         _seeker(m, y, registration=t - 6, arrival=t - 5)  # 72 + 60 = 132
         _seeker(m, z, registration=t - 6.5, arrival=t - 5)  # 78 + 6 after refusal = 84
-        m.last_refusal[x], m.last_refusal[z] = t - 0.1, t - 0.5
+        m.seekers.last_refusal[x], m.seekers.last_refusal[z] = t - 0.1, t - 0.5
         v = _advert(m, t=t)
         seekers = np.array([x, y, z])
         if ranking == "points":
-            keys = m.rank_keys(seekers, np.full(3, v), t)
+            keys = m.adverts.rank_keys(seekers, np.full(3, v), t)
             np.testing.assert_allclose(-keys[3], [121.2, 132.0, 84.0])
         names = dict(zip((x, y, z), "xyz", strict=True))
         assert " ".join(names[s] for s in ranked(m, seekers, v, t)) == expected
@@ -330,21 +329,20 @@ def test_reactions_are_to_distinct_eligible_adverts_up_to_k():
         allocation={"reactions_per_week": K, "quota": {"share": 0.3, "mode": "ring_fenced"}},
     )
     m = RegionalMarket(sc, 13)
-    for _ in range(60):
-        m.step()
-    t = m._now
-    v = m._vcols
-    adv = np.arange(m.n_vac)[-40:]
-    seekers = m._advert_rows[:400]
-    s, a = m.sample_reactions(seekers, adv, t)
+    m.advance(60)  # 60 advert cycles
+    t = m.cycles_done * m.dt
+    v = m.vacancies.columns()
+    adv = np.arange(m.vacancies.n)[-40:]
+    seekers = m.adverts.members[:400]
+    s, a = m.adverts.reactions(seekers, adv, t)
     local = v["cell"][adv] % N_LOCAL
     relaxed = t - v["arise"][adv] >= 8 / 52 - 1e-9
     designated = v["designated"][adv]
     assert designated.any()
 
     def may_react(x, j):
-        ok = suits(m.reg.htype[x], local[j], relaxed=bool(relaxed[j]))
-        return ok and (not designated[j] or bool(m.reg.aandacht[x]))  # ring-fenced
+        ok = suits(m.seekers.htype[x], local[j], relaxed=bool(relaxed[j]))
+        return ok and (not designated[j] or bool(m.seekers.aandacht[x]))  # ring-fenced
 
     assert all(may_react(x, j) for x, j in zip(s, a, strict=True))
     assert len(set(zip(s.tolist(), a.tolist(), strict=True))) == len(s)
@@ -360,15 +358,14 @@ def test_own_municipality_weight():
     sc = region([REGULAR], munis=(MIDDEN_DELFLAND, WASSENAAR), allocation={"reactions_per_week": 1})
     m = RegionalMarket(sc, 14)
     t = 1.0
-    m._now = t
-    vc = m._vcols
-    for v, muni in ((0, 0), (1, 1)):
-        vc["arise"][v], vc["muni"][v] = t, muni
-        vc["cell"][v] = muni * N_LOCAL + cell(1, 1, 0)  # medium affordable: suits income <= DAEB
-    s = np.flatnonzero((m.reg.kind == KINDS["regular"]) & ((m.reg.htype // 3) % 3 < 2))[0]
-    m.reg.muni[s] = 0
+    for muni in (0, 1):  # medium affordable: suits income <= DAEB
+        m.vacancies.add(
+            np.array([t]), np.array([muni]), np.array([muni * N_LOCAL + cell(1, 1, 0)]), 0
+        )
+    s = np.flatnonzero((m.seekers.kind == KINDS["regular"]) & ((m.seekers.htype // 3) % 3 < 2))[0]
+    m.seekers.muni[s] = 0
     n = 4000
-    seekers, adverts = m.sample_reactions(np.full(n, s), np.array([0, 1]), t)
+    seekers, adverts = m.adverts.reactions(np.full(n, s), np.array([0, 1]), t)
     assert len(seekers) == n
     lo, hi = stats.binom.interval(0.999, n, 0.75)
     assert lo <= (adverts == 0).sum() <= hi
@@ -398,7 +395,7 @@ def test_lottery_flag_share_is_binomial():
     assert lo <= res.vac["local"].sum() <= hi
     # a letting through an advert is route 'lottery' exactly when its advert was a lottery
     ids, seekers, _ = lettings(res)
-    routes = res.market.route[seekers]
+    routes = res.seekers.route[seekers]
     by_advert = routes <= ROUTE_CODES["lottery"]
     assert np.array_equal(routes[by_advert] == ROUTE_CODES["lottery"], flags[ids][by_advert])
 
@@ -409,7 +406,7 @@ def test_lottery_winners_are_not_the_longest_registered():
         res = run(region([TIGHT], burn_in_years=2, allocation={"lottery_share": q}), seed=7)
         _, seekers, let_time = lettings(res)
         reported = let_time >= 2
-        reg_time = let_time - res.market.reg.registration[seekers]
+        reg_time = let_time - res.seekers.registration[seekers]
         medians[q] = np.median(reg_time[reported])
         assert reported.sum() > 100
     # registration order hands every dwelling to the longest-registered reactor; a lottery
@@ -428,10 +425,10 @@ def _binding_scenario(accept):
 
 def test_urgent_households_who_never_react_are_housed_by_binding_offer_after_expiry():
     res = run(_binding_scenario(1.0), seed=3)
-    m = res.market
+    m = res
     ids, seekers, let_time = lettings(res)
-    urgent = m.reg.kind[seekers] == KINDS["urgent"]
-    routes = m.route[seekers]
+    urgent = m.seekers.kind[seekers] == KINDS["urgent"]
+    routes = m.seekers.route[seekers]
     assert urgent.sum() > 50
     # they never react to adverts, so every urgent letting is a binding offer ...
     assert (routes[urgent] == ROUTE_CODES["binding"]).all()
@@ -439,25 +436,25 @@ def test_urgent_households_who_never_react_are_housed_by_binding_offer_after_exp
     assert not (routes[~urgent] == ROUTE_CODES["binding"]).any()
     # not before the 4-week search period is over
     s = seekers[urgent]
-    np.testing.assert_allclose(m.reg.urgency_expiry[s], m.reg.arrival[s] + 4 / 52)
-    assert (let_time[urgent] >= m.reg.arrival[s] + 4 / 52 - 1e-9).all()
+    np.testing.assert_allclose(m.seekers.urgency_expiry[s], m.seekers.arrival[s] + 4 / 52)
+    assert (let_time[urgent] >= m.seekers.arrival[s] + 4 / 52 - 1e-9).all()
     # a binding offer is a suitable dwelling (strict rules)
     local = res.vac["cell"][ids[urgent]] % N_LOCAL
-    assert all(suits(h, c) for h, c in zip(m.reg.htype[s], local, strict=True))
-    assert not m.reg.urgency_lost[s].any()
+    assert all(suits(h, c) for h, c in zip(m.seekers.htype[s], local, strict=True))
+    assert not m.seekers.urgency_lost[s].any()
 
 
 def test_refused_binding_offers_end_urgency():
     res = run(_binding_scenario(0.0), seed=3)
-    m = res.market
+    m = res
     _, seekers, _ = lettings(res)
-    assert not (m.route[seekers] == ROUTE_CODES["binding"]).any()
-    urgent = np.flatnonzero(m.reg.kind == KINDS["urgent"])
-    got_offer = m.refusals[urgent] > 0  # they never react, so any offer was binding
+    assert not (m.seekers.route[seekers] == ROUTE_CODES["binding"]).any()
+    urgent = np.flatnonzero(m.seekers.kind == KINDS["urgent"])
+    got_offer = m.seekers.refusals[urgent] > 0  # they never react, so any offer was binding
     assert got_offer.sum() > 50
-    assert np.array_equal(m.reg.urgency_lost[urgent], got_offer)
-    assert (m.refusals[urgent] <= 1).all()  # one binding offer, no more
-    assert not m._housed[urgent].any()
+    assert np.array_equal(m.seekers.urgency_lost[urgent], got_offer)
+    assert (m.seekers.refusals[urgent] <= 1).all()  # one binding offer, no more
+    assert not m.seekers.housed[urgent].any()
 
 
 # === 5. taakstelling and backlog =========================================================
@@ -499,24 +496,24 @@ def test_statushouder_backlog_is_cumulative_task_minus_housed():
         statushouders={"national_per_halfyear": 13000, "persons_per_household": 1.9},
     )
     res = run(sc, seed=2)
-    m = res.market
+    m = res
     task_hh = _legal_task_households(codes, 13000, 1.9)
     # 13000 x 19377 / 17942942 = 14.04 persons; 13000 x 27100 / 17942942 = 19.63 persons
     np.testing.assert_allclose(task_hh * 1.9, [14, 20])
     backlog = res.statushouder_backlog()
     expected, cum = [], np.zeros(2)
     for h in range(2, 6):  # half-years of the reported years 2025 and 2026
-        cum = cum + task_hh - m.sh_housed[h]
+        cum = cum + task_hh - m.taakstelling.housed[h]
         expected.append(cum.copy())
     np.testing.assert_allclose(backlog, expected)
-    assert m.sh_housed[2:6].sum() > 0
-    # sh_housed counts the statushouder lettings by half-year of letting and municipality
+    assert m.taakstelling.housed[2:6].sum() > 0
+    # taakstelling.housed counts the statushouder lettings by half-year of letting and municipality
     ids, seekers, let_time = lettings(res)
-    sh = m.reg.kind[seekers] == KINDS["statushouder"]
+    sh = m.seekers.kind[seekers] == KINDS["statushouder"]
     half = np.floor(2 * let_time[sh] - 1e-9).astype(int)
-    counts = np.zeros_like(m.sh_housed)
+    counts = np.zeros_like(m.taakstelling.housed)
     np.add.at(counts, (half, res.vac["muni"][ids[sh]]), 1)
-    assert np.array_equal(counts, m.sh_housed)
+    assert np.array_equal(counts, m.taakstelling.housed)
 
 
 def _blocked(code, national):
@@ -530,10 +527,10 @@ def _blocked(code, national):
 
 def test_backlog_grows_by_the_task_when_direct_placement_is_blocked():
     res = run(_blocked(MIDDEN_DELFLAND, 13000), seed=2)
-    m = res.market
-    assert m.sh_housed.sum() == 0
+    m = res
+    assert m.taakstelling.housed.sum() == 0
     _, seekers, _ = lettings(res)
-    assert not np.isin(m.route[seekers], [3, 4]).any()
+    assert not np.isin(m.seekers.route[seekers], [3, 4]).any()
     task_hh = 14 / 1.9
     np.testing.assert_allclose(res.statushouder_backlog()[:, 0], task_hh * np.arange(1, 5))
 
@@ -557,8 +554,8 @@ def test_chain_vacancies_come_from_doorstromers_only():
         flows={"notice_weeks": 6},
     )
     res = run(sc, seed=4)
-    m, v = res.market, res.vac
-    reg = m.reg
+    m, v = res, res.vac
+    reg = m.seekers
     vt = res.vacancies_table()
     source = np.array(vt["source"].to_pylist())
     chain_ids = np.flatnonzero(source == "chain")
@@ -612,12 +609,12 @@ def test_stock_next_year_is_stock_plus_built_minus_demolished_minus_sold():
         construction={"per_1000_dwellings": 20.0, "social_share": 0.5},
     )
     res = run(sc, seed=6)
-    m = res.market
+    m = res
     rows = _stock_by_year(res)
     start = dict(zip(codes, (1757, 3171), strict=True))  # corporation_2025
     for i, code in enumerate(codes):
         # the stock is frozen during the burn-in
-        assert m.built[0, i] == m.demolished[0, i] == m.sold[0, i] == 0
+        assert m.stock.built[0, i] == m.stock.demolished[0, i] == m.stock.sold[0, i] == 0
         assert rows[(code, 2025)]["stock_start"] == start[code]
         for year in (2025, 2026, 2027):
             r = rows[(code, year)]
@@ -649,7 +646,7 @@ def test_stock_is_constant_without_construction_demolition_or_sales():
             r = rows[(code, year)]
             assert r["stock_start"] == n
             assert r["built_social"] == r["built_total"] == r["demolished"] == r["sold"] == 0
-        assert res.market.munis[i].social_stock == n
+        assert res.munis[i].social_stock == n
 
 
 # === direct-placement budgets and the year a letting belongs to ========================
@@ -680,10 +677,10 @@ def test_direct_placement_budgets_per_year(alloc, budget):
         allocation=alloc,
     )
     res = run(sc, seed=12)
-    m = res.market
+    m = res
     ids, seekers, let_time = lettings(res)
     ((which, limits),) = budget.items()
-    routes = m.route[seekers]
+    routes = m.seekers.route[seekers]
     sel = routes == 4 if which == "contingent" else np.isin(routes, [3, 4])
     year, muni = _cycle_year(let_time[sel]), res.vac["muni"][ids[sel]]
     for i, limit in enumerate(limits):
@@ -697,9 +694,9 @@ def test_direct_placement_budgets_per_year(alloc, budget):
 def test_yearly_statushouder_lettings_reconcile_with_the_backlog_half_years():
     codes = (MIDDEN_DELFLAND, WASSENAAR)
     res = run(region([REGULAR, STATUSHOUDERS], munis=codes), seed=1)
-    m = res.market
+    m = res
     _, seekers, let_time = lettings(res)
-    on_boundary = np.isclose(let_time, np.round(let_time)) & (m.reg.kind[seekers] == 2)
+    on_boundary = np.isclose(let_time, np.round(let_time)) & (m.seekers.kind[seekers] == 2)
     assert on_boundary.any()  # the case that matters occurs in this run
     rows = res.yearly_table().to_pylist()
     for yi, year in ((1, 2025), (2, 2026)):
@@ -709,7 +706,9 @@ def test_yearly_statushouder_lettings_reconcile_with_the_backlog_half_years():
                 for r in rows
                 if (r["year"], r["municipality"], r["group"]) == (year, code, "statushouders")
             )
-            assert table == m.sh_housed[2 * yi, i] + m.sh_housed[2 * yi + 1, i], (year, code)
+            assert (
+                table == m.taakstelling.housed[2 * yi, i] + m.taakstelling.housed[2 * yi + 1, i]
+            ), (year, code)
 
 
 # === 8. one letting per dwelling and seeker; check_invariants catches corruption =========
@@ -735,49 +734,53 @@ def test_no_dwelling_or_seeker_let_twice(mixed_run):
     assert np.array_equal(np.asarray(st["dwelling"].fill_null(-1))[seekers], let_rows)
 
 
-def _recheck(m):
-    RegionResult.from_market(m).check_invariants()
+def _recheck(r):
+    """Rebuild the result from its (tampered) parts and check it again."""
+    parts = ("munis", "seekers", "vacancies", "stock", "taakstelling")
+    RegionResult.from_parts(
+        spec=r.spec, seed=r.seed, now=r.horizon, **{k: getattr(r, k) for k in parts}
+    ).check_invariants()
 
 
 def test_check_invariants_catches_a_double_letting(mixed_run):
-    m = mixed_run.market
+    m = mixed_run
     ids, seekers, _ = lettings(mixed_run)
-    m._vcols["let_to"][ids[1]] = seekers[0]
+    m.vacancies.let_to[ids[1]] = seekers[0]
     with pytest.raises(InvariantError, match="housed twice"):
         _recheck(m)
 
 
 def test_check_invariants_catches_an_ineligible_letting(mixed_run):
-    m = mixed_run.market
+    m = mixed_run
     ids, seekers, _ = lettings(mixed_run)
-    poor = np.flatnonzero((m.reg.htype[seekers] // 3) % 3 == 0)[0]  # huurtoeslag
+    poor = np.flatnonzero((m.seekers.htype[seekers] // 3) % 3 == 0)[0]  # huurtoeslag
     v = ids[poor]
-    muni = int(m._vcols["muni"][v])
-    m._vcols["cell"][v] = muni * N_LOCAL + cell(1, 4, 0)  # medium, free rent: never passend
+    muni = int(m.vacancies.muni[v])
+    m.vacancies.cell[v] = muni * N_LOCAL + cell(1, 4, 0)  # medium, free rent: never passend
     with pytest.raises(InvariantError, match="does not suit"):
         _recheck(m)
 
 
 def test_check_invariants_catches_letting_before_vacancy(mixed_run):
-    m = mixed_run.market
+    m = mixed_run
     ids, seekers, let_time = lettings(mixed_run)
-    local = m._vcols["cell"][ids] % N_LOCAL
-    k = next(i for i in range(len(ids)) if suits(m.reg.htype[seekers[i]], local[i]))
-    m._vcols["arise"][ids[k]] = let_time[k] + 0.1
+    local = m.vacancies.cell[ids] % N_LOCAL
+    k = next(i for i in range(len(ids)) if suits(m.seekers.htype[seekers[i]], local[i]))
+    m.vacancies.arise[ids[k]] = let_time[k] + 0.1
     with pytest.raises(InvariantError, match="before it fell vacant"):
         _recheck(m)
 
 
 def test_check_invariants_catches_stock_and_route_corruption(mixed_run):
-    m = mixed_run.market
-    m.built[1, 0] += 1
+    m = mixed_run
+    m.stock.built[1, 0] += 1
     with pytest.raises(InvariantError, match="stock accounting"):
         _recheck(m)
-    m.built[1, 0] -= 1
+    m.stock.built[1, 0] -= 1
     _recheck(m)
     _, seekers, _ = lettings(mixed_run)
-    regular = seekers[m.reg.kind[seekers] == KINDS["regular"]][0]
-    m.route[regular] = ROUTE_CODES["statushouder"]
+    regular = seekers[m.seekers.kind[seekers] == KINDS["regular"]][0]
+    m.seekers.route[regular] = ROUTE_CODES["statushouder"]
     with pytest.raises(InvariantError, match="direct placement"):
         _recheck(m)
 
@@ -796,30 +799,30 @@ def _quota_run(mode, share, seed=9):
 
 def test_cap_with_share_zero_allows_no_direct_placements():
     res, _, seekers = _quota_run("cap", 0.0)
-    m = res.market
+    m = res
     assert not res.vac["designated"].any()
-    routes = m.route[seekers]
+    routes = m.seekers.route[seekers]
     assert len(seekers) > 300
     assert not np.isin(routes, [2, 3, 4]).any()  # no binding, statushouder, contingent
-    assert (m.route[m.reg.kind == KINDS["statushouder"]] == -1).all()
-    assert (m.route[m.reg.kind == KINDS["contingent"]] == -1).all()
+    assert (m.seekers.route[m.seekers.kind == KINDS["statushouder"]] == -1).all()
+    assert (m.seekers.route[m.seekers.kind == KINDS["contingent"]] == -1).all()
     # aandachtsgroepen with an advert route (urgent, studenten) are still housed by adverts
-    aandacht = m.reg.aandacht[seekers]
+    aandacht = m.seekers.aandacht[seekers]
     assert aandacht.sum() > 0
     assert np.isin(routes[aandacht], [0, 1]).all()
 
 
 def test_ring_fenced_designated_vacancies_go_to_aandachtsgroepen_only():
     res, ids, seekers = _quota_run("ring_fenced", 0.3)
-    m, v = res.market, res.vac
+    m, v = res, res.vac
     designated = v["designated"][ids]
-    aandacht = m.reg.aandacht[seekers]
+    aandacht = m.seekers.aandacht[seekers]
     assert designated.sum() > 50
     assert not (designated & ~aandacht).any()
     # ordinary vacancies are only advertised: no direct placement, no binding offer
-    assert np.isin(m.route[seekers[~designated]], [0, 1]).all()
+    assert np.isin(m.seekers.route[seekers[~designated]], [0, 1]).all()
     # and direct placements happen on designated vacancies
-    assert np.isin(m.route[seekers[designated]], [3]).any()
+    assert np.isin(m.seekers.route[seekers[designated]], [3]).any()
 
 
 def test_floor_designates_about_the_share():
@@ -914,9 +917,9 @@ def _quota_share_run(mode: str, share: float, seed: int = 3):
 
 def _aandacht_lettings(res):
     _, seekers, t = lettings(res)
-    reported = t >= res.market.spec.burn_in_years
+    reported = t >= res.spec.burn_in_years
     s = seekers[reported]
-    return res.market.reg.aandacht[s], res.market.reg.kind[s]
+    return res.seekers.aandacht[s], res.seekers.kind[s]
 
 
 def test_floor_puts_aandachtsgroepen_first_on_designated_adverts():
@@ -939,15 +942,15 @@ def test_cap_bounds_the_aandachtsgroep_share_by_the_designated_share():
     designated_let = (v["designated"] & let).sum() / let.sum()
     # aandachtsgroep households are housed only through designated vacancies, or through
     # ordinary adverts without any priority (they compete on registration time there)
-    on_ordinary = let & ~v["designated"] & res.market.reg.aandacht[np.maximum(v["let_to"], 0)]
+    on_ordinary = let & ~v["designated"] & res.seekers.aandacht[np.maximum(v["let_to"], 0)]
     assert a.mean() <= designated_let + on_ordinary.sum() / let.sum() + 1e-12
     assert on_ordinary.any()  # the bound above is not trivially met
     # so every priority route (binding offer, direct placement, contingent) is confined to
     # designated vacancies: an ordinary vacancy reaches them only as a plain advert
     ordinary = let & ~v["designated"]
-    routes = res.market.route[v["let_to"][ordinary]]
+    routes = res.seekers.route[v["let_to"][ordinary]]
     assert set(np.unique(routes)) <= {ROUTES.index("advert"), ROUTES.index("lottery")}
-    designated_routes = res.market.route[v["let_to"][let & v["designated"]]]
+    designated_routes = res.seekers.route[v["let_to"][let & v["designated"]]]
     assert (designated_routes == ROUTES.index("binding")).any()
 
 
@@ -963,7 +966,7 @@ def test_policy_variants_share_seekers_common_random_numbers():
     d["allocation"]["lottery_share"] = 0.5
     variant = RegionalMarket(parse_scenario(d), 11)
     for field in ("group", "muni", "arrival", "registration", "deadline", "htype", "leaves"):
-        np.testing.assert_array_equal(getattr(base.reg, field), getattr(variant.reg, field))
+        np.testing.assert_array_equal(getattr(base.seekers, field), getattr(variant.seekers, field))
 
 
 def test_active_seekers_are_counted_once_per_year_and_bound_by_the_facts():
@@ -971,13 +974,17 @@ def test_active_seekers_are_counted_once_per_year_and_bound_by_the_facts():
     active who was not searching in that year: lettings by advert <= active <= seekers
     searching at some time in the year."""
     res = run(region_scenario_for_counts(), seed=2)
-    m, b = res.market, res.base
-    advert = np.isin(m.route, [0, 1])
+    m, b = res, res.base
+    advert = np.isin(m.seekers.route, [0, 1])
     for y in range(round(m.spec.burn_in_years), round(m.horizon)):
         won = int((advert & (period_of(np.where(advert, b.exit, -1.0), 1) == y)).sum())
-        kinds = (m.reg.kind == KINDS["regular"]) | (m.reg.kind == KINDS["urgent"])
+        kinds = (m.seekers.kind == KINDS["regular"]) | (m.seekers.kind == KINDS["urgent"])
         searching = int((kinds & (b.arrival <= y + 1) & (b.exit > y)).sum())
-        assert won <= m.active_per_year[y] <= searching, (y, won, m.active_per_year[y])
+        assert won <= m.seekers.active_per_year[y] <= searching, (
+            y,
+            won,
+            m.seekers.active_per_year[y],
+        )
         assert won > 0
     s = res.summary()["region"]
     assert s["active_seekers_per_year"] > 0 and 0 < s["slaagkans"] < 1

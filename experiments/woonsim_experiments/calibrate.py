@@ -107,22 +107,22 @@ def with_parameters(scenario, params: Sequence[Parameter], values: Sequence[floa
 def _selected(result: RegionResult, group: str) -> np.ndarray:
     """Register rows of the group: a group name, 'regular' (all regular-kind groups) or
     'all'."""
-    m = result.market
+    m = result
     if group == "all":
-        return np.ones(len(m.reg), dtype=bool)
+        return np.ones(len(m.seekers), dtype=bool)
     if group == "regular":
-        return m.reg.kind == KINDS["regular"]
+        return m.seekers.kind == KINDS["regular"]
     names = m.spec.group_names
     if group not in names:
         raise ScenarioError(f"targets: unknown group {group!r}")
-    return m.reg.group == names.index(group)
+    return m.seekers.group == names.index(group)
 
 
 def measure(result: RegionResult, name: str, group: str = "all", area=()) -> float:
     """The model's value of a target measure (definitions in docs/ODD.md §B2). With an
     `area` (municipality codes), lettings, times and shares count the dwellings let in
     those municipalities."""
-    m, b = result.market, result.base
+    m, b = result, result.base
     if area:
         codes = [x.code for x in m.munis]
         missing = [c for c in area if c not in codes]
@@ -146,7 +146,7 @@ def measure(result: RegionResult, name: str, group: str = "all", area=()) -> flo
             return region["lettings_per_year"]
         housed = (b.reason == HOUSED) & result._reported(b.exit) & in_area
         # the monitors' starters: households that leave no dwelling behind, any route
-        who = ~m.reg.leaves if group == "starters" else _selected(result, group)
+        who = ~m.seekers.leaves if group == "starters" else _selected(result, group)
         return float((housed & who).sum() / m.spec.years)
     if name == "active_seekers":
         return region["active_seekers_per_year"]
@@ -162,12 +162,12 @@ def measure(result: RegionResult, name: str, group: str = "all", area=()) -> flo
         return region["refusals_per_letting"]
     if name == "share_lettings_statushouders":
         housed = (b.reason == HOUSED) & result._reported(b.exit) & in_area
-        return float((m.reg.kind[housed] == KINDS["statushouder"]).mean())
+        return float((m.seekers.kind[housed] == KINDS["statushouder"]).mean())
     if name in ("registration_time_at_letting_years", "search_time_at_letting_years"):
         # the published wachttijd and zoekduur concern lettings through the adverts
         housed = (b.reason == HOUSED) & result._reported(b.exit) & _selected(result, group)
-        housed &= np.isin(m.route, [0, 1]) & in_area
-        start = m.reg.registration if name.startswith("registration") else b.arrival
+        housed &= np.isin(m.seekers.route, [0, 1]) & in_area
+        start = m.seekers.registration if name.startswith("registration") else b.arrival
         return float(np.median((b.exit - start)[housed]))
     raise ScenarioError(f"targets: unknown measure {name!r} (known: {', '.join(MEASURES)})")
 

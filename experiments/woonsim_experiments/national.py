@@ -182,11 +182,11 @@ def _run_region(task) -> tuple[dict, list[dict]]:
 
     region, scenario, label, seed = task
     res = run(scenario, _region_seed(seed, region))
-    m, b = res.market, res.base
+    m, b = res, res.base
     s = res.summary()
     r = s["region"]
     housed = (b.reason == 0) & res._reported(b.exit)
-    sh = m.reg.kind == KINDS["statushouder"]
+    sh = m.seekers.kind == KINDS["statushouder"]
     backlog = res.statushouder_backlog()[-1]
     row = {
         "region": region,

@@ -97,7 +97,7 @@ def _times(rows: _Rows, group: str, muni: str, search: np.ndarray, reg: np.ndarr
 def run_metrics(result: RegionResult) -> pa.Table:
     """All measures of one run (see `MEASURES`), with the run's seed, scenario and version
     in the schema metadata."""
-    m, b = result.market, result.base
+    m, b = result, result.base
     sc = m.spec
     rows = _Rows()
     y0, y1 = round(sc.burn_in_years), round(m.horizon)
@@ -107,11 +107,11 @@ def run_metrics(result: RegionResult) -> pa.Table:
     let_t = np.where(housed, b.exit, -1.0)
     in_period = housed & (period_of(let_t, 1) >= y0)
     search = b.exit - b.arrival
-    reg_time = b.exit - m.reg.registration
+    reg_time = b.exit - m.seekers.registration
     v = result.vac
     dwell_muni = np.where(housed, v["muni"][np.maximum(b.dwelling, 0)], -1)
     codes = [x.code for x in m.munis]
-    aandacht = m.reg.aandacht
+    aandacht = m.seekers.aandacht
 
     sets = {name: b.group == gi for gi, name in enumerate(sc.group_names)}
     sets["all"] = np.ones(len(b.group), dtype=bool)

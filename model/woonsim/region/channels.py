@@ -25,6 +25,10 @@ from itertools import pairwise
 
 import numpy as np
 
+from woonsim.region.cells import KINDS, N_LOCAL
+from woonsim.region.seekers import Seekers
+from woonsim.region.vacancies import VacancyLedger
+
 __all__ = ["Adverts", "BindingOffers", "DirectPlacement"]
 
 
@@ -34,73 +38,87 @@ class BindingOffers:
     name = "binding"
     batched = False
 
-    def __init__(self, mkt, rows: np.ndarray):
-        self.mkt = mkt
-        order = np.argsort(mkt.reg.urgency_expiry[rows], kind="stable")
+    def __init__(self, seekers: Seekers, ledger: VacancyLedger, rows: np.ndarray):
+        self.seekers, self.ledger = seekers, ledger
+        order = np.argsort(seekers.urgency_expiry[rows], kind="stable")
         self._rows = rows[order].tolist()
-        self._expiry = mkt.reg.urgency_expiry[rows][order].tolist()
+        self._expiry = seekers.urgency_expiry[rows][order].tolist()
         self._head = 0
 
     def open_cycle(self, vacancies, t: float) -> None:
         """Unbatched: nothing to prepare."""
 
     def pop(self, v: int, t: float) -> int:
-        m, reg = self.mkt, self.mkt.reg
+        sk = self.seekers
         rows, expiry = self._rows, self._expiry
         # drop from the front whoever no longer waits for a binding offer
-        while self._head < len(rows) and not m.urgency_pending(rows[self._head], t):
+        while self._head < len(rows) and not sk.urgency_pending(rows[self._head], t):
             if expiry[self._head] > t:
                 break
             self._head += 1
-        cell = m.vac_cell[v]
+        cell = self.ledger.cell[v]
         for k in range(self._head, len(rows)):
             if expiry[k] > t:
                 break
             s = rows[k]
-            if not m.urgency_pending(s, t) or not m.eligible(s, cell):
+            if not sk.urgency_pending(s, t) or not sk.eligible(s, cell):
                 continue
-            m.offers[v] += 1
-            if m.draw_offer() < m.binding_accept:
+            self.ledger.offers[v] += 1
+            if sk.accepts_binding():
                 return s
-            reg.urgency_lost[s] = True  # refused a suitable binding offer
-            m.refusals[s] += 1
+            sk.refuse_binding(s)  # refused a suitable binding offer
         return -1
 
 
 class DirectPlacement:
     """First-come first-served per (municipality, household type): a vacancy goes to the
-    longest-waiting household of its municipality that it suits."""
+    longest-waiting household of its municipality that it suits, within the
+    municipality's budgets (`woonsim.region.budgets`)."""
 
     batched = False
 
-    def __init__(self, mkt, name: str, rows: np.ndarray, budget: str | None):
-        self.mkt, self.name, self.budget = mkt, name, budget
-        reg = mkt.reg
-        key = reg.muni[rows].astype(np.int64) * mkt.n_types + reg.htype[rows]
-        order = np.lexsort((reg.arrival[rows], key))
+    def __init__(
+        self,
+        name: str,
+        seekers: Seekers,
+        ledger: VacancyLedger,
+        budgets,
+        rows: np.ndarray,
+        contingent: bool,
+        n_munis: int,
+        n_types: int,
+        types_for_cell: list[list[int]],
+    ):
+        self.name, self.contingent = name, contingent
+        self.seekers, self.ledger, self.budgets = seekers, ledger, budgets
+        self.n_types, self.types_for_cell = n_types, types_for_cell
+        key = seekers.muni[rows].astype(np.int64) * n_types + seekers.htype[rows]
+        order = np.lexsort((seekers.arrival[rows], key))
         rows, key = rows[order], key[order]
-        starts = np.searchsorted(key, np.arange(mkt.n_munis * mkt.n_types + 1))
+        starts = np.searchsorted(key, np.arange(n_munis * n_types + 1))
         self._queues = [rows[a:b].tolist() for a, b in pairwise(starts)]
         self._heads = [0] * len(self._queues)
         # per municipality: member arrival times (sorted) and how many were placed, for a
         # quick "nobody can be waiting" exit
-        mu = reg.muni[rows]
-        self._arrivals = [np.sort(reg.arrival[rows[mu == i]]).tolist() for i in range(mkt.n_munis)]
-        self._placed = [0] * mkt.n_munis
+        mu = seekers.muni[rows]
+        self._arrivals = [np.sort(seekers.arrival[rows[mu == i]]).tolist() for i in range(n_munis)]
+        self._placed = [0] * n_munis
 
     def open_cycle(self, vacancies, t: float) -> None:
         """Unbatched: nothing to prepare."""
 
+    def _needs_contingent(self, v: int) -> bool:
+        return self.contingent and not self.ledger.designated[v]
+
     def pop(self, v: int, t: float) -> int:
-        m = self.mkt
-        mu = int(m.vac_muni[v])
+        mu = int(self.ledger.muni[v])
         arrived = bisect_right(self._arrivals[mu], t)
-        if arrived == self._placed[mu] or not m.direct_capacity_left(mu, self.budget, v):
+        if arrived == self._placed[mu] or not self.budgets.left(mu, self._needs_contingent(v)):
             return -1
         best, best_q, best_arr = -1, -1, np.inf
-        arrival, gone = m.arrival_list, m.gone
-        for ty in m.types_for_cell[m.vac_cell[v]]:
-            qi = mu * m.n_types + ty
+        arrival, gone = self.seekers.arrival_list, self.seekers.gone
+        for ty in self.types_for_cell[self.ledger.cell[v]]:
+            qi = mu * self.n_types + ty
             q, h = self._queues[qi], self._heads[qi]
             while h < len(q) and gone(q[h], t):
                 h += 1
@@ -110,53 +128,150 @@ class DirectPlacement:
         if best >= 0:
             self._heads[best_q] += 1
             self._placed[mu] += 1
-            m.offers[v] += 1
-            m.use_direct_capacity(mu, self.budget, v)
+            self.ledger.offers[v] += 1
+            self.budgets.use(mu, self._needs_contingent(v))
         return best
 
 
 class Adverts:
-    """The aanbodmodel: one advert per remaining vacancy per cycle."""
+    """The aanbodmodel: one advert per remaining vacancy per cycle. Its members are the
+    advert seekers (regular and urgent households) in activation order; each cycle the
+    searching ones react (`Seekers.reacting`, `Seekers.choose_adverts`), the reactions to
+    each advert are ranked (`rank_keys`), and offers go down the ranking."""
 
     name = "advert"
     batched = True
 
-    def __init__(self, mkt):
-        self.mkt = mkt
+    def __init__(
+        self,
+        seekers: Seekers,
+        ledger: VacancyLedger,
+        spec,
+        n_munis: int,
+        react_rng: np.random.Generator,
+        lottery_rng: np.random.Generator,
+    ):
+        self.seekers, self.ledger, self.n_munis = seekers, ledger, n_munis
+        al = spec.allocation
+        self.mode, self.ranking = al.quota.mode, al.ranking
+        self.K = al.reactions_per_week * al.cycle_weeks
+        self.relax_years = al.relax_after_weeks / 52
+        self._react_rng, self._lottery_rng = react_rng, lottery_rng
+        kind = seekers.kind
+        self.members = np.flatnonzero((kind == KINDS["regular"]) | (kind == KINDS["urgent"]))
+        self._admitted = 0  # members[:admitted] have started searching
+        self._pool = np.zeros(0, dtype=np.int64)  # searching: admitted, not housed, not gone
         self._ranked: dict[int, list[int]] = {}
 
+    # --- who reacts to what --------------------------------------------------------------
+    def searching(self, t: float) -> np.ndarray:
+        """Members searching at t: started, not housed, not gone."""
+        sk = self.seekers
+        stop = int(np.searchsorted(sk.arrival[self.members], t, side="right"))
+        if stop > self._admitted:
+            self._pool = np.concatenate([self._pool, self.members[self._admitted : stop]])
+            self._admitted = stop
+        pool = self._pool
+        pool = pool[~sk.housed[pool] & (sk.deadline[pool] > t)]
+        self._pool = pool
+        return pool
+
+    def relaxed(self, adv: np.ndarray, t: float) -> np.ndarray:
+        """Adverts unlet for relax_after_weeks: size and age-label rules no longer apply."""
+        return t - self.ledger.arise[adv] >= self.relax_years - 1e-9
+
+    def reactions(self, rows: np.ndarray, adv: np.ndarray, t: float):
+        """(household rows, advert positions) of the reactions of `rows` to adverts `adv`."""
+        lg = self.ledger
+        only = lg.designated[adv] if self.mode == "ring_fenced" else np.zeros(len(adv), bool)
+        return self.seekers.choose_adverts(
+            rows,
+            lg.cell[adv] % N_LOCAL,
+            lg.muni[adv],
+            only,
+            self.relaxed(adv, t),
+            self.K,
+            self.n_munis,
+            self._react_rng,
+        )
+
+    def _priority_applies(self, adv: np.ndarray) -> np.ndarray:
+        if self.mode in ("none", "floor"):
+            return np.ones(len(adv), dtype=bool)
+        return self.ledger.designated[adv]
+
+    def rank_keys(self, rows: np.ndarray, adv: np.ndarray, t: float):
+        """Rank keys, most important first: matching urgency; on an advert designated for
+        aandachtsgroepen, aandachtsgroep households; the local-binding label; then
+        registration time (earliest first), a lottery draw, or points."""
+        sk, lg = self.seekers, self.ledger
+        urgent = (
+            (sk.kind[rows] == KINDS["urgent"])
+            & (sk.urgency_expiry[rows] > t)
+            & ~sk.urgency_lost[rows]
+            & self._priority_applies(adv)
+        )
+        local = lg.local[adv] & (sk.muni[rows] == lg.muni[adv])
+        if self.ranking == "points":
+            # wachtpunten: months registered; zoekpunten: months searching since the last
+            # refusal (lost on refusal)
+            since = np.maximum(sk.arrival[rows], sk.last_refusal[rows])
+            base = -(12 * (t - sk.registration[rows]) + 12 * (t - since))
+        else:
+            base = sk.registration[rows]
+        third = np.where(lg.lottery[adv], self._lottery_rng.random(len(adv)), base)
+        for_them = lg.designated[adv] & sk.aandacht[rows]
+        return (~urgent, ~for_them, ~local, third)
+
+    # --- the channel ---------------------------------------------------------------------
     def open_cycle(self, adverts: Sequence[int], t: float) -> None:
-        """Reactions of the active seekers to this cycle's adverts, ranked per advert."""
-        m = self.mkt
+        """Reactions of the searching seekers to this cycle's adverts, ranked per advert."""
         self._ranked = {}
         if not adverts:
             return
         adv = np.asarray(adverts, dtype=np.int64)
-        pool = m.reacting_seekers(t)
+        pool = self.seekers.reacting(self.searching(t), t, self._react_rng)
         if len(pool) == 0:
             return
-        seekers, advert_idx = m.sample_reactions(pool, adv, t)
-        m.reactions[adv] += np.bincount(advert_idx, minlength=len(adv))
-        m.count_active(seekers, t)
-        not_urgent, not_theirs, not_local, third = m.rank_keys(seekers, adv[advert_idx], t)
+        rows, advert_idx = self.reactions(pool, adv, t)
+        self.ledger.reactions[adv] += np.bincount(advert_idx, minlength=len(adv))
+        self.seekers.count_active(rows, t)
+        self._ranked = self.rank_reactions(rows, advert_idx, adv, t)
+
+    def rank_reactions(
+        self, rows: np.ndarray, advert_idx: np.ndarray, adv: np.ndarray, t: float
+    ) -> dict[int, list[int]]:
+        """{advert: reacting households, best ranked first} for reactions (rows[i] to
+        advert adv[advert_idx[i]])."""
+        not_urgent, not_theirs, not_local, third = self.rank_keys(rows, adv[advert_idx], t)
         # one small integer: urgency, then designation, then label
         flags = not_urgent.astype(np.int8) * 4 + not_theirs * 2 + not_local
         order = np.lexsort((third, flags, advert_idx))
-        ranked = seekers[order].tolist()
+        ranked = rows[order].tolist()
         bounds = np.searchsorted(advert_idx[order], np.arange(len(adv) + 1)).tolist()
-        self._ranked = {
+        return {
             v: ranked[bounds[k] : bounds[k + 1]]
             for k, v in enumerate(adv.tolist())
             if bounds[k + 1] > bounds[k]
         }
 
+    def ranked(self, v: int) -> list[int]:
+        """The households that reacted to advert v this cycle, best ranked first."""
+        return self._ranked.get(v, [])
+
+    def _may_take(self, v: int, s: int) -> bool:
+        if self.mode == "ring_fenced" and self.ledger.designated[v]:
+            return bool(self.seekers.aandacht[s])
+        return True
+
     def pop(self, v: int, t: float) -> int:
-        m = self.mkt
+        sk, lg = self.seekers, self.ledger
+        priority = self.mode in ("none", "floor") or bool(lg.designated[v])
         for s in self._ranked.get(v, ()):
-            if m.housed_row(s) or not m.may_take(v, s):
+            if sk.is_housed(s) or not self._may_take(v, s):
                 continue
-            m.offers[v] += 1
-            if m.draw_offer() < m.accept_of(s, v):
+            lg.offers[v] += 1
+            if sk.accepts(s):
                 return s
-            m.refused(s, v, t)
+            sk.refuse(s, t, ends_urgency=priority)
         return -1

@@ -20,7 +20,11 @@ from woonsim.region.taakstelling import period_of
 from woonsim.results import CENSORED, HOUSED, RunResult
 
 if TYPE_CHECKING:
-    from woonsim.region.market import RegionalMarket
+    from woonsim.region.scenario import RegionScenario
+    from woonsim.region.seekers import Seekers
+    from woonsim.region.stock import Stock
+    from woonsim.region.taakstelling import Taakstelling
+    from woonsim.region.vacancies import VacancyLedger
 
 __all__ = ["RegionResult"]
 
@@ -41,53 +45,67 @@ def _dist(x: np.ndarray) -> dict | None:
 
 @dataclass
 class RegionResult:
-    """Everything recorded in a regional run."""
+    """Everything recorded in a regional run: the engine's per-seeker records and the
+    parts of the region (municipalities, seekers, vacancy ledger, stock, taakstelling)."""
 
     base: RunResult  # per-seeker records and the cohort summary
-    market: RegionalMarket
+    spec: RegionScenario
+    seed: np.random.SeedSequence
+    horizon: float
+    munis: list
+    seekers: Seekers
+    vacancies: VacancyLedger
+    stock: Stock
+    taakstelling: Taakstelling
 
     @classmethod
-    def from_market(cls, m: RegionalMarket) -> RegionResult:
-        n_vac = m.n_vac
-        vc = {k: a[:n_vac] for k, a in m._vcols.items()}
+    def from_parts(
+        cls, *, spec, seed, now, munis, seekers, vacancies, stock, taakstelling
+    ) -> RegionResult:
+        vc = vacancies.columns()
         let_time = np.where(vc["let_to"] >= 0, vc["let_time"], np.inf)
         base = RunResult.from_engine(
-            scenario=m.spec,
-            seed=m.seed,
-            now=m.horizon,
-            group=m.reg.group,
-            arrival=m.reg.arrival,
-            deadline=m.reg.deadline,
-            dwelling=m.dwelling,
+            scenario=spec,
+            seed=seed,
+            now=now,
+            group=seekers.group,
+            arrival=seekers.arrival,
+            deadline=seekers.deadline,
+            dwelling=seekers.dwelling,
             vacancy_time=let_time,
             vacancy_class=vc["designated"].astype(np.int8),
             let_to=vc["let_to"],
             reachable=None,
-            waiting_in_lists=m.count_waiting(m.horizon),
+            waiting_in_lists=seekers.count_waiting(now),
         )
-        return cls(base=base, market=m)
+        return cls(base, spec, seed, spec.horizon, munis, seekers, vacancies, stock, taakstelling)
+
+    @property
+    def n_munis(self) -> int:
+        return len(self.munis)
 
     # --- measures --------------------------------------------------------------------
     @property
     def vac(self) -> dict[str, np.ndarray]:
-        return {k: a[: self.market.n_vac] for k, a in self.market._vcols.items()}
+        """The vacancy ledger's columns."""
+        return self.vacancies.columns()
 
     def _reported(self, t: np.ndarray) -> np.ndarray:
         """Times in the reported calendar years (after the burn-in), by `period_of`."""
-        return period_of(np.asarray(t, dtype=float), 1) >= round(self.market.spec.burn_in_years)
+        return period_of(np.asarray(t, dtype=float), 1) >= round(self.spec.burn_in_years)
 
     def summary(self) -> dict:
-        m, b, sc = self.market, self.base, self.market.spec
+        m, b, sc = self, self.base, self.spec
         out = b.summary()
         housed = b.reason == HOUSED
         reported = self._reported(b.exit)
         let_t = b.exit
-        reg_time = let_t - m.reg.registration
+        reg_time = let_t - m.seekers.registration
         search = let_t - b.arrival
         names = sc.group_names
         for gi, name in enumerate(names):
             sel = housed & reported & (b.group == gi)
-            routes = np.bincount(m.route[sel], minlength=len(ROUTES))
+            routes = np.bincount(m.seekers.route[sel], minlength=len(ROUTES))
             out["groups"][name].update(
                 {
                     "aandachtsgroep": sc.groups[gi].aandachtsgroep,
@@ -100,17 +118,18 @@ class RegionResult:
         v = self.vac
         let = (v["let_to"] >= 0) & self._reported(np.where(v["let_to"] >= 0, v["let_time"], 0))
         years = sc.years
-        aandacht = m.reg.aandacht[v["let_to"][let]]
+        aandacht = m.seekers.aandacht[v["let_to"][let]]
+        advert_route = m.seekers.route[v["let_to"]]  # advert or lottery
         chains = self._chain_lengths()
         out["region"] = {
             "municipalities": [x.code for x in m.munis],
             "years_reported": [sc.start_year, sc.start_year + int(round(years)) - 1],
             "lettings_per_year": float(let.sum() / years),
             "aandachtsgroep_share_of_lettings": float(aandacht.mean()) if let.any() else None,
-            "reactions_per_advert": _dist(v["reactions"][let & (m.route[v["let_to"]] <= 1)]),
+            "reactions_per_advert": _dist(v["reactions"][let & (advert_route <= 1)]),
             "refusals_per_letting": float((v["offers"][let] - 1).mean()) if let.any() else None,
             "vacancy_chain_length": _dist(chains) if len(chains) else None,
-            "vacancies_open_at_end": len(m._open),
+            "vacancies_open_at_end": len(m.vacancies.open),
             **self._seeker_counts(),
             "statushouder_backlog_at_end": self.statushouder_backlog()[-1].tolist(),
         }
@@ -122,15 +141,15 @@ class RegionResult:
         year), registered households at the end of the year (registered, not yet housed
         or gone; includes those not yet searching), and slaagkans (lettings to advert
         seekers / active seekers, as Maaskoepel defines it)."""
-        m, b = self.market, self.base
+        m, b = self, self.base
         y0, y1 = round(m.spec.burn_in_years), round(m.horizon)
-        active = m.active_per_year[y0:y1]
-        regular = m.reg.kind == KINDS["regular"]
-        advert_kinds = regular | (m.reg.kind == KINDS["urgent"])
+        active = m.seekers.active_per_year[y0:y1]
+        regular = m.seekers.kind == KINDS["regular"]
+        advert_kinds = regular | (m.seekers.kind == KINDS["urgent"])
         # still there at the end of year y (those waiting at the horizon are censored)
         still = {y: (b.exit > y + 1) | (b.reason == CENSORED) for y in range(y0, y1)}
         registered = [
-            int(((m.reg.registration <= y + 1) & still[y] & advert_kinds).sum())
+            int(((m.seekers.registration <= y + 1) & still[y] & advert_kinds).sum())
             for y in range(y0, y1)
         ]
         housed_regular = (b.reason == HOUSED) & advert_kinds
@@ -147,23 +166,24 @@ class RegionResult:
         burn-in and at least a year before the end."""
         v = self.vac
         start = v["link"] == 0
-        t_end = self.market.horizon - 1
+        t_end = self.horizon - 1
         ok = start & self._reported(v["arise"]) & (v["arise"] < t_end)
         counts = np.bincount(v["chain"], minlength=len(v["chain"]))
         return counts[np.flatnonzero(ok)]
 
     def municipality_summary(self) -> list[dict]:
-        m, b = self.market, self.base
+        m, b = self, self.base
         v = self.vac
         let = (v["let_to"] >= 0) & self._reported(np.where(v["let_to"] >= 0, v["let_time"], 0))
         tenant = v["let_to"][let]
         muni = v["muni"][let]
-        aandacht = m.reg.aandacht[tenant]
+        aandacht = m.seekers.aandacht[tenant]
         pop = np.array([x.population for x in m.munis], float)
         social0 = np.array([x.corporation_start for x in m.munis], float)
         total_aandacht = max(int(aandacht.sum()), 1)
-        reg_time = b.exit - m.reg.registration
+        reg_time = b.exit - m.seekers.registration
         search = b.exit - b.arrival
+        y_start = int(round(m.spec.burn_in_years))
         out = []
         for i, x in enumerate(m.munis):
             mine = muni == i
@@ -197,7 +217,7 @@ class RegionResult:
                         for gi, name in enumerate(m.spec.group_names)
                     },
                     "social_share_start": float(
-                        social0[i] / m.dwellings_at_year_start[int(round(m.spec.burn_in_years))][i]
+                        social0[i] / m.stock.dwellings_at_year_start[y_start][i]
                     ),
                     "social_share_end": x.social_share,
                 }
@@ -207,23 +227,17 @@ class RegionResult:
     def statushouder_backlog(self) -> np.ndarray:
         """(half-years, municipalities): task in households minus households housed,
         carried over from half-year to half-year, from the start of the reporting period."""
-        m = self.market
+        m = self
         sc = m.spec
         if not any(g.kind == "statushouder" for g in sc.groups):
             return np.zeros((1, m.n_munis), np.int64)
-        task_hh = m.taakstelling_persons() / sc.statushouders.persons_per_household
-        h0 = int(round(2 * sc.burn_in_years))
-        backlog, rows = np.zeros(m.n_munis), []
-        for h in range(h0, int(round(2 * m.horizon))):
-            backlog = backlog + task_hh - m.sh_housed[h]
-            rows.append(backlog.copy())
-        return np.array(rows)
+        return m.taakstelling.backlog(int(round(2 * sc.burn_in_years)), int(round(2 * m.horizon)))
 
     # --- tables ----------------------------------------------------------------------
     def yearly_table(self) -> pa.Table:
         """Per calendar year and municipality: stock against 30%, flows, lettings by group
         and the median registration and search time of those lettings."""
-        m, b = self.market, self.base
+        m, b = self, self.base
         sc = m.spec
         v = self.vac
         let = v["let_to"] >= 0
@@ -237,7 +251,7 @@ class RegionResult:
             # on a list at the end of the year (home municipality): arrived, not yet left
             on_list = (b.arrival <= yi + 1) & ((b.exit > yi + 1) | (b.reason == CENSORED))
             waiting = np.bincount(
-                m.reg.muni[on_list].astype(np.int64) * n_groups + b.group[on_list],
+                m.seekers.muni[on_list].astype(np.int64) * n_groups + b.group[on_list],
                 minlength=m.n_munis * n_groups,
             )
             for i, x in enumerate(m.munis):
@@ -253,22 +267,23 @@ class RegionResult:
                             "lettings": len(t_g),
                             "waiting_end_of_year": int(waiting[i * n_groups + gi]),
                             "median_registration_time": float(
-                                np.median(b.exit[t_g] - m.reg.registration[t_g])
+                                np.median(b.exit[t_g] - m.seekers.registration[t_g])
                             )
                             if len(t_g)
                             else None,
                             "median_search_time": float(np.median(b.exit[t_g] - b.arrival[t_g]))
                             if len(t_g)
                             else None,
-                            "stock_start": int(m.stock_at_year_start[yi, i]),
-                            "dwellings_start": int(m.dwellings_at_year_start[yi, i]),
+                            "stock_start": int(m.stock.at_year_start[yi, i]),
+                            "dwellings_start": int(m.stock.dwellings_at_year_start[yi, i]),
                             "social_share_start": float(
-                                m.stock_at_year_start[yi, i] / m.dwellings_at_year_start[yi, i]
+                                m.stock.at_year_start[yi, i]
+                                / m.stock.dwellings_at_year_start[yi, i]
                             ),
-                            "built_social": int(m.built[yi, i]),
-                            "built_total": int(m.built_total[yi, i]),
-                            "demolished": int(m.demolished[yi, i]),
-                            "sold": int(m.sold[yi, i]),
+                            "built_social": int(m.stock.built[yi, i]),
+                            "built_total": int(m.stock.built_total[yi, i]),
+                            "demolished": int(m.stock.demolished[yi, i]),
+                            "sold": int(m.stock.sold[yi, i]),
                         }
                     )
         return pa.Table.from_pylist(rows)
@@ -277,17 +292,17 @@ class RegionResult:
         """Per half-year and municipality: the taakstelling backlog (task minus housed,
         carried over) and the waiting line in reception (statushouder households linked
         to the municipality and not yet housed at the end of the half-year)."""
-        m, b = self.market, self.base
+        m, b = self, self.base
         bl = self.statushouder_backlog()
         sc = m.spec
         h0 = round(2 * sc.burn_in_years)
-        sh = np.flatnonzero(m.reg.kind == KINDS["statushouder"])
+        sh = np.flatnonzero(m.seekers.kind == KINDS["statushouder"])
         rows = []
         for h in range(len(bl)):
             t_end = (h0 + h + 1) / 2
             housed = (b.reason[sh] == HOUSED) & (b.exit[sh] <= t_end)
             waiting = sh[(b.arrival[sh] <= t_end) & ~housed]
-            in_line = np.bincount(m.reg.muni[waiting], minlength=m.n_munis)
+            in_line = np.bincount(m.seekers.muni[waiting], minlength=m.n_munis)
             rows += [
                 {
                     "halfyear": f"{sc.start_year + h // 2}-H{h % 2 + 1}",
@@ -300,10 +315,10 @@ class RegionResult:
         return pa.Table.from_pylist(rows)
 
     def seekers_table(self) -> pa.Table:
-        m, b = self.market, self.base
+        m, b = self, self.base
         t = b.seekers_table()
         codes = pa.array([x.code for x in m.munis], pa.string())
-        home = pa.DictionaryArray.from_arrays(pa.array(m.reg.muni.astype(np.int16)), codes)
+        home = pa.DictionaryArray.from_arrays(pa.array(m.seekers.muni.astype(np.int16)), codes)
         dwelling_muni = np.where(b.dwelling >= 0, self.vac["muni"][np.maximum(b.dwelling, 0)], -1)
         t = t.set_column(
             t.schema.get_field_index("municipality"),
@@ -313,19 +328,19 @@ class RegionResult:
             ),
         )
         route = pa.DictionaryArray.from_arrays(
-            pa.array(m.route, mask=m.route < 0), pa.array(ROUTES, pa.string())
+            pa.array(m.seekers.route, mask=m.seekers.route < 0), pa.array(ROUTES, pa.string())
         )
         return (
             t.append_column("home_municipality", home)
-            .append_column("registration", pa.array(m.reg.registration))
+            .append_column("registration", pa.array(m.seekers.registration))
             .append_column("route", route)
-            .append_column("refusals", pa.array(m.refusals))
+            .append_column("refusals", pa.array(m.seekers.refusals))
         )
 
     def vacancies_table(self) -> pa.Table:
         v = self.vac
         let = v["let_to"] >= 0
-        codes = [x.code for x in self.market.munis]
+        codes = [x.code for x in self.munis]
         cell = v["cell"] % N_LOCAL
         return pa.table(
             {
@@ -377,17 +392,17 @@ class RegionResult:
         """The engine's invariants plus the Dutch ones: stock accounting, no negative
         stock, every letting to an eligible household."""
         self.base.check_invariants()
-        m = self.market
-        if (m.occupied < 0).any() or (m.vacant < 0).any():
+        m = self
+        if (m.stock.occupied < 0).any() or (m.stock.vacant < 0).any():
             raise InvariantError("negative occupied or vacant stock")
-        s = m.stock_at_year_start
+        s = m.stock.at_year_start
         for y in range(int(np.ceil(m.horizon)) - 1):
-            expected = s[y] + m.built[y] - m.demolished[y] - m.sold[y]
+            expected = s[y] + m.stock.built[y] - m.stock.demolished[y] - m.stock.sold[y]
             if s[y + 1].any() and not np.array_equal(s[y + 1], expected):
                 raise InvariantError(f"stock accounting fails in year index {y}")
         v = self.vac
         let = np.flatnonzero(v["let_to"] >= 0)
-        ht, cell = m.reg.htype[v["let_to"][let]], v["cell"][let] % N_LOCAL
+        ht, cell = m.seekers.htype[v["let_to"][let]], v["cell"][let] % N_LOCAL
         relaxed = v["let_time"][let] - v["arise"][let] >= (
             m.spec.allocation.relax_after_weeks / 52 - 1e-9
         )
@@ -396,7 +411,7 @@ class RegionResult:
             raise InvariantError("a dwelling was let to a household it does not suit")
         if (v["let_time"][let] < v["arise"][let] - 1e-9).any():
             raise InvariantError("a dwelling was let before it fell vacant")
-        kinds = m.reg.kind[v["let_to"][let]]
-        direct = np.isin(m.route[v["let_to"][let]], [3, 4])
+        kinds = m.seekers.kind[v["let_to"][let]]
+        direct = np.isin(m.seekers.route[v["let_to"][let]], [3, 4])
         if (direct & ~np.isin(kinds, [KINDS["statushouder"], KINDS["contingent"]])).any():
             raise InvariantError("a direct placement went to a group without that route")

@@ -1,11 +1,14 @@
-"""Whole-unit splits: the statushouder taakstelling over municipalities, and any integer
-total over weights (largest remainder), and the period a time belongs to."""
+"""The statushouder taakstelling: the national task split over municipalities in whole
+persons, the households housed against it per half-year and the backlog; plus the
+whole-unit splits (largest remainder) and the period a time belongs to."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["largest_remainder", "period_of", "taakstelling_split"]
+from woonsim.data import municipalities
+
+__all__ = ["Taakstelling", "largest_remainder", "period_of", "taakstelling_split", "task_persons"]
 
 
 def taakstelling_split(
@@ -42,3 +45,47 @@ def largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
     short = int(round(total - base.sum()))
     base[np.argsort(-(exact - base), kind="stable")[:short]] += 1
     return base.astype(np.int64)
+
+
+def task_persons(
+    national_per_halfyear: float,
+    national_population: float,
+    codes: list[str],
+    key: str,
+    weights: np.ndarray,
+) -> np.ndarray:
+    """Each municipality's half-yearly statushouder task in persons. By population (the
+    law): its share of the national split over all 342 municipalities. By another key
+    (`weights`): the region's total of those shares, split by that key."""
+    nl = municipalities()
+    national = taakstelling_split(national_per_halfyear, nl["population_2024"], national_population)
+    position = {c: i for i, c in enumerate(nl["code"])}
+    mine = national[[position[c] for c in codes]]
+    if key == "population":
+        return mine
+    return largest_remainder(int(mine.sum()), weights)
+
+
+class Taakstelling:
+    """The statushouder task of each municipality and the households housed against it,
+    per half-year."""
+
+    def __init__(self, persons: np.ndarray, persons_per_household: float, horizon: float):
+        self.persons = persons  # per half-year
+        self.persons_per_household = persons_per_household
+        n_half = int(np.ceil(2 * horizon)) + 1
+        self.housed = np.zeros((n_half, len(persons)), np.int64)
+
+    def record(self, t: float, munis: np.ndarray) -> None:
+        """Statushouder households housed at t in these municipalities."""
+        np.add.at(self.housed[period_of(t, 2)], munis, 1)
+
+    def backlog(self, h0: int, h1: int) -> np.ndarray:
+        """(half-years h0..h1-1, municipalities): task in households minus households
+        housed, carried over from half-year to half-year from h0 on."""
+        task_hh = self.persons / self.persons_per_household
+        backlog, rows = np.zeros(len(self.persons)), []
+        for h in range(h0, h1):
+            backlog = backlog + task_hh - self.housed[h]
+            rows.append(backlog.copy())
+        return np.array(rows)

@@ -22,6 +22,7 @@ from mesa.agentset import AgentSet
 
 from woonsim.engine.draws import UniformDraws, poisson_times
 from woonsim.engine.register import SeekerRegister
+from woonsim.errors import ScenarioError
 from woonsim.results import RunResult
 from woonsim.streams import as_seed_sequence, stream
 from woonsim.stylized.rules import rule_from_scenario
@@ -38,6 +39,12 @@ class HousingMarket(mesa.Model):
     """
 
     def __init__(self, scenario: StylizedScenario, seed: int | np.random.SeedSequence = 0):
+        kind = getattr(scenario, "kind", None)
+        if kind != "stylized":
+            raise ScenarioError(
+                f"kind: HousingMarket runs stylized scenarios, not {kind!r}; use"
+                " woonsim.market_for(scenario, seed) or RegionalMarket for kind 'region'"
+            )
         self.seed = as_seed_sequence(seed)
         super().__init__(rng=stream(self.seed, "mesa"))
         self.spec = scenario

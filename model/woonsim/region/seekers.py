@@ -1,0 +1,290 @@
+"""The seekers of a regional run: a columnar set with vectorised behaviour.
+
+Every household of every group is one row, in activation order (the moment it starts
+searching, or for a statushouder the moment it is linked to a municipality). The columns
+are numpy arrays rather than one Mesa agent per household: a regional run has hundreds of
+thousands of seekers and the national run millions, and each behaviour (react to adverts,
+accept or refuse an offer, give up) is applied to many rows at once (docs/ODD.md §B1.3).
+
+Behaviour:
+- **react**: an active seeker reacts in a cycle with probability
+  1 - (1 - weekly_activity)^cycle_weeks, unless blocked after refusals
+  (`reacting`), to up to K eligible adverts, with weight `own_municipality_weight` for
+  adverts in their own municipality (`choose_adverts`);
+- **accept / refuse**: an offer is accepted with the group's probability (`accepts`,
+  `accepts_binding`); a refusal counts, may end urgency and blocks after
+  `refusals_before_block` refusals in a row (`refuse`);
+- **give up**: a seeker leaves the list at their patience deadline (`gone`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from woonsim.engine.draws import UniformDraws, poisson_times
+from woonsim.region.cells import ELIGIBLE, ELIGIBLE_RELAXED, KINDS, N_LOCAL
+from woonsim.region.scenario import RegionScenario
+from woonsim.region.taakstelling import period_of
+from woonsim.streams import stream
+
+__all__ = ["COLUMNS", "Seekers", "draw_columns"]
+
+# household attributes, fixed at arrival
+COLUMNS = (
+    "group",  # index into the scenario's groups
+    "kind",  # KINDS: regular, urgent, statushouder, contingent
+    "aandacht",  # the group is an aandachtsgroep
+    "muni",  # home municipality (index)
+    "arrival",  # starts searching (active) / is linked (statushouder)
+    "registration",  # registered on the platform
+    "deadline",  # leaves the list (patience)
+    "htype",  # household type: size * 9 + income * 3 + age
+    "leaves",  # frees a corporation dwelling in the region when housed
+    "urgency_expiry",  # end of the urgent search period (inf: not urgent)
+)
+
+
+def draw_columns(
+    spec: RegionScenario, seed: np.random.SeedSequence, households, population, weights
+) -> dict[str, np.ndarray]:
+    """Every seeker of the run, drawn up front from the named streams: arrival times per
+    group (Poisson; statushouders per half-year of the taakstelling), home municipality
+    (by `weights(key)`), household type, patience and registration lead."""
+    H = spec.horizon
+    n_munis = len(households)
+    households, population = float(np.sum(households)), float(np.sum(population))
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in COLUMNS}
+    for gi, g in enumerate(spec.groups):
+        rng = stream(seed, f"arrivals/{g.name}")
+        attr = stream(seed, f"attributes/{g.name}")
+        if g.kind == "statushouder":
+            st = spec.statushouders
+            per_half = (
+                st.national_per_halfyear * population / st.national_population
+            ) / st.persons_per_household
+            t = np.concatenate(
+                [h / 2 + poisson_times(rng, 2 * per_half, 0.5) for h in range(int(np.ceil(2 * H)))]
+            )
+            t = t[t < H]
+        else:
+            rate = g.inflow_per_1000_households * households / 1000
+            if g.household_formation:
+                rate *= 1 + spec.kostendelersnorm_extra_households
+            if g.kind == "urgent":
+                rate *= spec.allocation.urgency.approval_share
+            t = poisson_times(rng, rate, H)
+        n = len(t)
+        key = "households" if g.kind in ("regular", "urgent") else spec.allocation.task_distribution
+        w = weights(key)
+        muni = attr.choice(n_munis, n, p=w / w.sum()).astype(np.int16)
+        hh = attr.choice(3, n, p=g.household.size)
+        inc = attr.choice(3, n, p=g.household.income)
+        age = attr.choice(3, n, p=g.household.age)
+        patience = (
+            np.full(n, np.inf)
+            if g.patience_years is None
+            else stream(seed, f"patience/{g.name}").exponential(g.patience_years, n)
+        )
+        lead = (
+            attr.exponential(g.registration_lead_years, n)
+            if g.registration_lead_years > 0
+            else np.zeros(n)
+        )
+        expiry = (
+            t + spec.allocation.urgency.search_weeks / 52
+            if g.kind == "urgent"
+            else np.full(n, np.inf)
+        )
+        cols["group"].append(np.full(n, gi, np.int16))
+        cols["kind"].append(np.full(n, KINDS[g.kind], np.int8))
+        cols["aandacht"].append(np.full(n, g.aandachtsgroep))
+        cols["muni"].append(muni)
+        cols["arrival"].append(t)
+        cols["registration"].append(t - lead)
+        cols["deadline"].append(t + patience)
+        cols["htype"].append((hh * 9 + inc * 3 + age).astype(np.int16))
+        cols["leaves"].append(attr.random(n) < g.leaves_vacancy)
+        cols["urgency_expiry"].append(expiry)
+    order = np.argsort(np.concatenate(cols["arrival"]), kind="stable")
+    return {k: np.concatenate(v)[order] for k, v in cols.items()}
+
+
+class Seekers:
+    """Every seeker of a regional run (rows in activation order) and their search state."""
+
+    def __init__(self, columns: dict[str, np.ndarray], spec: RegionScenario, seed):
+        self.group = columns["group"]
+        self.kind = columns["kind"]
+        self.aandacht = columns["aandacht"]
+        self.muni = columns["muni"]
+        self.arrival = columns["arrival"]
+        self.registration = columns["registration"]
+        self.deadline = columns["deadline"]
+        self.htype = columns["htype"]
+        self.leaves = columns["leaves"]
+        self.urgency_expiry = columns["urgency_expiry"]
+        n = len(self.arrival)
+        # search state
+        self.urgency_lost = np.zeros(n, dtype=bool)
+        self.housed = np.zeros(n, dtype=bool)
+        self.dwelling = np.full(n, -1, dtype=np.int64)  # vacancy let to the seeker
+        self.route = np.full(n, -1, dtype=np.int8)  # index into ROUTES
+        self.refusals = np.zeros(n, dtype=np.int32)
+        self.streak = np.zeros(n, dtype=np.int32)  # refusals in a row (blocking)
+        self.blocked_until = np.full(n, -np.inf)
+        self.last_refusal = np.full(n, -np.inf)
+        g = spec.groups
+        self.activity = np.array([x.weekly_activity for x in g])[self.group]
+        self.accept = np.array([x.accept for x in g])[self.group]
+        al = spec.allocation
+        self.binding_accept = al.urgency.binding_accept
+        self.cycle_weeks = al.cycle_weeks
+        self.refusals_before_block = al.refusals_before_block
+        self.block_years = al.block_weeks / 52
+        self.own_municipality_weight = al.own_municipality_weight
+        # actief woningzoekende: reacted at least once in the calendar year
+        self.last_active_year = np.full(n, -1, dtype=np.int64)
+        self.active_per_year = np.zeros(int(np.ceil(spec.horizon)) + 1, dtype=np.int64)
+        # scalar look-ups in the channels' Python loops are faster on lists
+        self.arrival_list = self.arrival.tolist()
+        self.deadline_list = self.deadline.tolist()
+        self._offer_draw = UniformDraws(stream(seed, "offers"), block=1 << 14)
+
+    def __len__(self) -> int:
+        return len(self.arrival)
+
+    # --- state of one household (the channels' scalar look-ups) ------------------------
+    def gone(self, s: int, t: float) -> bool:
+        """Housed, or gave up (patience ran out) by t."""
+        return self.housed[s] or self.deadline_list[s] <= t
+
+    def is_housed(self, s: int) -> bool:
+        return bool(self.housed[s])
+
+    def mark_housed(self, s: int) -> None:
+        self.housed[s] = True
+
+    def eligible(self, s: int, cell: int) -> bool:
+        """The household may rent a dwelling of this cell (strict rules)."""
+        return bool(ELIGIBLE[self.htype[s], cell % N_LOCAL])
+
+    def urgency_pending(self, s: int, t: float) -> bool:
+        """An urgent household past its search period, still waiting for its binding offer."""
+        return (
+            not self.housed[s]
+            and self.deadline_list[s] > t
+            and not self.urgency_lost[s]
+            and self.urgency_expiry[s] <= t
+        )
+
+    # --- behaviour -------------------------------------------------------------------
+    def accepts(self, s: int) -> bool:
+        """Whether household s accepts an offer (one draw from the offers stream)."""
+        return self._offer_draw() < self.accept[s]
+
+    def accepts_binding(self) -> bool:
+        """Whether a binding urgency offer is accepted (one draw from the offers stream)."""
+        return self._offer_draw() < self.binding_accept
+
+    def refuse(self, s: int, t: float, ends_urgency: bool) -> None:
+        """Household s refuses an offer at t: counted; refusing a suitable offer within
+        the urgent search period ends urgency (`ends_urgency`: the offer carried urgent
+        priority); `refusals_before_block` refusals in a row block reactions for a while."""
+        self.refusals[s] += 1
+        self.last_refusal[s] = t
+        if ends_urgency and self.kind[s] == KINDS["urgent"] and self.urgency_expiry[s] > t:
+            self.urgency_lost[s] = True
+        self.streak[s] += 1
+        if self.streak[s] >= self.refusals_before_block:
+            self.blocked_until[s] = t + self.block_years
+            self.streak[s] = 0
+
+    def refuse_binding(self, s: int) -> None:
+        """Household s refuses its binding offer: its urgency ends."""
+        self.urgency_lost[s] = True
+        self.refusals[s] += 1
+
+    def reacting(self, pool: np.ndarray, t: float, rng: np.random.Generator) -> np.ndarray:
+        """Of the searching households `pool`, those who react this cycle: not blocked,
+        and active this cycle with probability 1 - (1 - weekly_activity)^cycle_weeks."""
+        ok = self.blocked_until[pool] <= t
+        ok &= rng.random(len(pool)) < 1 - (1 - self.activity[pool]) ** self.cycle_weeks
+        return pool[ok]
+
+    def count_active(self, rows: np.ndarray, t: float) -> None:
+        """Count each household that reacts once per calendar year (the monitors'
+        definition of an active seeker)."""
+        y = period_of(t, 1)
+        new = rows[self.last_active_year[rows] != y]
+        new = np.unique(new)
+        self.active_per_year[y] += len(new)
+        self.last_active_year[new] = y
+
+    def choose_adverts(
+        self,
+        rows: np.ndarray,
+        advert_local: np.ndarray,
+        advert_muni: np.ndarray,
+        advert_only_aandacht: np.ndarray,
+        advert_relaxed: np.ndarray,
+        K: int,
+        n_munis: int,
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each reacting household reacts to up to K distinct adverts it may rent, drawn
+        without replacement with weight `own_municipality_weight` for its own
+        municipality. Returns (household rows, advert positions), one pair per reaction."""
+        key = (self.htype[rows].astype(np.int64) * 2 + self.aandacht[rows]) * n_munis + self.muni[
+            rows
+        ]
+        ukeys, row_of = np.unique(key, return_inverse=True)
+        ht, aa, mu = ukeys // (2 * n_munis), (ukeys // n_munis) % 2, ukeys % n_munis
+        elig = np.where(
+            advert_relaxed[None, :],
+            ELIGIBLE_RELAXED[ht][:, advert_local],
+            ELIGIBLE[ht][:, advert_local],
+        )
+        w = elig & (~advert_only_aandacht[None, :] | (aa[:, None] == 1))
+        w = w * np.where(advert_muni[None, :] == mu[:, None], self.own_municipality_weight, 1.0)
+        mass = w.sum(axis=1)
+        n_elig = (w > 0).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = np.where(mass[:, None] > 0, w / mass[:, None], 0.0)
+        right = np.cumsum(w, axis=1)
+        left = right - w
+        R, A = w.shape
+        flat = (right + np.arange(R)[:, None]).ravel()
+        k_of = np.minimum(K, n_elig[row_of])
+        chosen = np.full((len(rows), K), -1, dtype=np.int64)
+        removed = np.zeros(len(rows))
+        for j in range(K):
+            act = np.flatnonzero(k_of > j)
+            if len(act) == 0:
+                break
+            r = row_of[act]
+            x = rng.random(len(act)) * (1 - removed[act])
+            # skip the intervals already chosen, in order of their left edge
+            prev = chosen[act, :j]
+            if j:
+                lefts = np.where(prev >= 0, left[r[:, None], np.maximum(prev, 0)], np.inf)
+                widths = np.where(prev >= 0, w[r[:, None], np.maximum(prev, 0)], 0.0)
+                order = np.argsort(lefts, axis=1)
+                lefts = np.take_along_axis(lefts, order, 1)
+                widths = np.take_along_axis(widths, order, 1)
+                for c in range(j):
+                    x = np.where(lefts[:, c] <= x, x + widths[:, c], x)
+            x = np.minimum(x, np.nextafter(1.0, 0.0))
+            a = np.searchsorted(flat, r + x, side="right") - r * A
+            a = np.minimum(a, A - 1)
+            dup = (prev == a[:, None]).any(axis=1) if j else np.zeros(len(act), bool)
+            a = np.where(dup, -1, a)
+            chosen[act, j] = a
+            removed[act] += np.where(a >= 0, w[r, np.maximum(a, 0)], 0.0)
+        s_idx, j_idx = np.nonzero(chosen >= 0)
+        return rows[s_idx], chosen[s_idx, j_idx]
+
+    # --- counts ----------------------------------------------------------------------
+    def count_waiting(self, t: float) -> int:
+        """Households on a list at t (arrived, not housed, not gone)."""
+        arrived = self.arrival <= t
+        return int((arrived & ~self.housed & (self.deadline > t)).sum())

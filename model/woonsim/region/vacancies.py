@@ -1,0 +1,118 @@
+"""The vacancy ledger of a regional run: one row per vacancy, columns as numpy arrays.
+
+A vacancy arises from a tenant's departure (`source` 0), a new-build completion (1) or a
+vacancy chain (2: the old dwelling of a housed doorstromer, `chain` the chain's first
+vacancy and `link` its place in the chain). When it arises it gets its labels: designated
+for aandachtsgroepen (the quota), a lottery advert, local binding. It stays open, and is
+offered again every cycle, until it is let.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["SOURCES", "VacancyLedger"]
+
+SOURCES = ("departure", "new_build", "chain")
+
+
+def _grow(a: np.ndarray, n: int, cap: int, fill) -> np.ndarray:
+    out = np.full(cap, fill, a.dtype)
+    out[:n] = a[:n]
+    return out
+
+
+class VacancyLedger:
+    """Every vacancy of a run, with its labels and its letting."""
+
+    def __init__(
+        self,
+        quota_share: np.ndarray,
+        quota_on: bool,
+        lottery_share: float,
+        local_binding_share: float,
+        quota_rng: np.random.Generator,
+        label_rng: np.random.Generator,
+        capacity: int = 1024,
+    ):
+        self.quota_share, self.quota_on = quota_share, quota_on
+        self.lottery_share, self.local_binding_share = lottery_share, local_binding_share
+        self._quota_rng, self._label_rng = quota_rng, label_rng
+        self.n = 0
+        c = capacity
+        self.arise = np.zeros(c)
+        self.muni = np.zeros(c, np.int16)
+        self.cell = np.zeros(c, np.int32)
+        self.source = np.zeros(c, np.int8)
+        self.chain = np.zeros(c, np.int64)
+        self.link = np.zeros(c, np.int32)
+        self.designated = np.zeros(c, bool)
+        self.lottery = np.zeros(c, bool)
+        self.local = np.zeros(c, bool)
+        self.let_time = np.full(c, np.nan)
+        self.let_to = np.full(c, -1, np.int64)
+        self.reactions = np.zeros(c, np.int64)
+        self.offers = np.zeros(c, np.int64)
+        self.open: list[int] = []  # vacancies not yet let (carried over)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _reserve(self, extra: int) -> None:
+        if self.n + extra <= len(self.arise):
+            return
+        cap, n = max(2 * len(self.arise), self.n + extra), self.n
+        self.arise = _grow(self.arise, n, cap, 0)
+        self.muni = _grow(self.muni, n, cap, 0)
+        self.cell = _grow(self.cell, n, cap, 0)
+        self.source = _grow(self.source, n, cap, 0)
+        self.chain = _grow(self.chain, n, cap, 0)
+        self.link = _grow(self.link, n, cap, 0)
+        self.designated = _grow(self.designated, n, cap, False)
+        self.lottery = _grow(self.lottery, n, cap, False)
+        self.local = _grow(self.local, n, cap, False)
+        self.let_time = _grow(self.let_time, n, cap, np.nan)
+        self.let_to = _grow(self.let_to, n, cap, -1)
+        self.reactions = _grow(self.reactions, n, cap, 0)
+        self.offers = _grow(self.offers, n, cap, 0)
+
+    def add(self, arise, muni, cell, source: int, chain=None, link=None) -> np.ndarray:
+        """Record new vacancies (open from now on) and draw their labels; returns their ids."""
+        n = len(arise)
+        self._reserve(n)
+        ids = np.arange(self.n, self.n + n)
+        self.arise[ids], self.muni[ids], self.cell[ids] = arise, muni, cell
+        self.source[ids] = source
+        self.chain[ids] = ids if chain is None else chain
+        self.link[ids] = 0 if link is None else link
+        q = self.quota_share[np.asarray(muni, dtype=np.int64)]
+        self.designated[ids] = (self._quota_rng.random(n) < q) & self.quota_on
+        self.lottery[ids] = self._label_rng.random(n) < self.lottery_share
+        self.local[ids] = self._label_rng.random(n) < self.local_binding_share
+        self.n += n
+        self.open.extend(ids.tolist())
+        return ids
+
+    def record_lettings(self, v: np.ndarray, s: np.ndarray, t: float) -> None:
+        """Vacancies `v` are let to households `s` at t."""
+        self.let_time[v] = t
+        self.let_to[v] = s
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Every column, cut to the vacancies recorded (views, not copies)."""
+        n = self.n
+        return {
+            "arise": self.arise[:n],
+            "muni": self.muni[:n],
+            "cell": self.cell[:n],
+            "source": self.source[:n],
+            "chain": self.chain[:n],
+            "link": self.link[:n],
+            "designated": self.designated[:n],
+            "lottery": self.lottery[:n],
+            "local": self.local[:n],
+            "let_time": self.let_time[:n],
+            "let_to": self.let_to[:n],
+            "reactions": self.reactions[:n],
+            "offers": self.offers[:n],
+        }
