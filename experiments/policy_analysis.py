@@ -2,7 +2,7 @@
 extra: `pip install woonsim[ema]`).
 
 Question: under which conditions does a 30% quota floor for aandachtsgroepen raise the
-mean search time of regular seekers by more than a year?
+mean search time of reguliere woningzoekenden by more than a year?
 
 1. Latin hypercube over five uncertainties (ranges around the Haaglanden scenario file,
    labelled assumptions). Each scenario is run under current practice and under the 30%
@@ -347,7 +347,8 @@ def readme(out: Path, ctx: dict) -> None:
     r = tab["raise"]
     q = r.quantile([0.05, 0.25, 0.5, 0.75, 0.95])
     lines = [
-        "# Policy analysis: when does a 30% quota floor raise regular search times?",
+        "# Policy analysis: when does a 30% quota floor raise the search times of "
+        "reguliere woningzoekenden?",
         "",
         f"Command: `{ctx['command']}`  ",
         f"Run time: {ctx['seconds']:.0f} s ({ctx['runs']} model runs, {ctx['processes']} "

@@ -310,7 +310,7 @@ def test_displacement_tables(sweeps):
     assert set(d["variant"]) == {"floor 20%", "floor 50%"}
     assert (d["method"] == "paired t").all()
 
-    # a 50% floor moves lettings from regular seekers to aandachtsgroepen
+    # a 50% floor moves lettings from reguliere woningzoekenden to aandachtsgroepen
     share = d[(d["measure"] == "share_of_lettings") & (d["group"] == "aandachtsgroepen")]
     assert share.set_index("variant").loc["floor 50%", "lo"] > 0
     lost = lettings_lost(df)

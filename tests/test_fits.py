@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from woonsim import load_scenario
-from woonsim_experiments.calibrate import _parents, load_spec
+from woonsim.paths import locate
+from woonsim_experiments.calibrate import load_spec
 from woonsim_experiments.targets import targets
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +30,7 @@ def _fitted(region: str) -> dict:
 
 
 def _value(scenario, path: str) -> list[float]:
-    return [node[key] for node, key in _parents(scenario.model_dump(mode="python"), path)]
+    return [node[key] for node, key, *_ in locate(scenario.model_dump(mode="python"), path)]
 
 
 @pytest.mark.parametrize("region", REGIONS)

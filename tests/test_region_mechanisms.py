@@ -996,3 +996,21 @@ def region_scenario_for_counts():
     )
     d.update(municipalities=[MIDDEN_DELFLAND, WASSENAAR], burn_in_years=1, years=2)
     return parse_scenario(d)
+
+
+# === work conservation through the one allocator =========================================
+def test_work_conservation_is_checked_in_every_regional_run():
+    """A direct-placement channel that misses the households it holds leaves vacancies
+    unlet while a statushouder they suit waits: the allocator's check stops the run."""
+    sc = region(ALL_GROUPS, munis=(MIDDEN_DELFLAND, WASSENAAR))
+    m = RegionalMarket(sc, 21)
+    m.statushouder_placement.pop = lambda v, t: -1  # a planted bug: it never places
+    with pytest.raises(InvariantError, match="statushouder"):
+        m.run()
+
+
+def test_work_conservation_holds_for_the_honest_channels():
+    sc = region(ALL_GROUPS, munis=(MIDDEN_DELFLAND, WASSENAAR))
+    m = RegionalMarket(sc, 21)
+    m.run()  # checked every cycle; raises on a violation
+    assert m.cycles_done == m.n_cycles

@@ -70,7 +70,7 @@ def test_report_text_names_variants_with_intervals(report):
     assert len(paragraphs) == 3  # one per variant, then the caveat on housed seekers
     for p, name in zip(paragraphs[:2], ("floor 20%", "floor 50%"), strict=True):
         assert p.startswith(name) and "current practice" in p
-        assert "mean search time of regular seekers" in p and "95% CI" in p
+        assert "mean search time of reguliere woningzoekenden" in p and "95% CI" in p
         assert "chance of being housed within 3 years" in p
     assert "give up" in paragraphs[2]
     assert "paired t-intervals" in page

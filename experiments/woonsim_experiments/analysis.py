@@ -15,8 +15,8 @@ pairs (point, replication). The unpaired Welch interval is given alongside; for 
 unpaired experiment it is the only one. Several design points are pooled: the pairs then
 also vary over the design.
 
-Ratios (regular lettings lost per extra aandachtsgroep letting; months of extra waiting
-per percentage point of priority lettings) are ratios of mean differences, with a
+Ratios (lettings to regulier lost per extra aandachtsgroep letting; months of extra
+waiting per percentage point of priority lettings) are ratios of mean differences, with a
 delta-method interval: the linearised difference Δnum − R·Δden has the paired (or
 Welch) standard error, divided by |Δden|. When the denominator's own 95% interval
 contains zero the ratio is not identified and its interval is left empty (NaN), as
@@ -445,7 +445,7 @@ def displacement(df: pd.DataFrame, baseline=None, paired=None) -> pd.DataFrame:
 
 
 def lettings_lost(df: pd.DataFrame, baseline=None, paired=None) -> pd.DataFrame:
-    """Regular lettings lost per extra aandachtsgroep letting,
+    """Lettings to regulier lost per extra aandachtsgroep letting,
     −Δ(lettings_per_year, regulier) / Δ(lettings_per_year, aandachtsgroepen), for the
     region and each municipality. It differs from 1 through vacancy chains: an
     aandachtsgroep household that leaves a corporation dwelling frees another one."""
@@ -463,11 +463,11 @@ def lettings_lost(df: pd.DataFrame, baseline=None, paired=None) -> pd.DataFrame:
         if len(r):
             parts.append(r.assign(municipality=code))
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    return out.assign(quantity="regular lettings lost per extra aandachtsgroep letting")
+    return out.assign(quantity="lettings to regulier lost per extra aandachtsgroep letting")
 
 
 def months_per_point(df: pd.DataFrame, baseline=None, paired=None) -> pd.DataFrame:
-    """Months of extra waiting of regular seekers per percentage point of lettings to
+    """Months of extra waiting of reguliere woningzoekenden per percentage point of lettings to
     aandachtsgroepen: 12·Δ(search_time_mean, regulier) / (100·Δ share_of_lettings of
     aandachtsgroepen)."""
     r = ratio_of_differences(
@@ -480,7 +480,7 @@ def months_per_point(df: pd.DataFrame, baseline=None, paired=None) -> pd.DataFra
     )
     return r.assign(
         municipality="",
-        quantity="months of extra regular search time per pp of aandachtsgroep lettings",
+        quantity="months of extra search time of regulier per pp of aandachtsgroep lettings",
     )
 
 
@@ -540,9 +540,10 @@ def search_time_cdf(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def displacement_curve(df: pd.DataFrame, experiment: dict) -> pd.DataFrame:
-    """Mean and median search time of the regular groups (and `regulier`) per variant
-    against the policy lever (`variant_levers`): level, change from the baseline in months
-    and its 95% interval (zero at the baseline)."""
+    """Mean and median search time of `regulier` (the groups that are not
+    aandachtsgroepen) and of each of its groups, per variant against the policy lever
+    (`variant_levers`): level, change from the baseline in months and its 95% interval
+    (zero at the baseline)."""
     baseline, paired = _defaults(df, experiment.get("baseline"), experiment.get("paired"))
     groups = ["regulier", *group_roles(experiment, df)["regulier"]]
     sub = df[
@@ -571,9 +572,9 @@ def headline(differences: pd.DataFrame, ratios: pd.DataFrame, experiment: dict) 
     `variant`, `quantity`, `unit`, `estimate`, `lo`, `hi`, `method`."""
     region = differences[differences["municipality"] == ""]
     picks = [
-        ("search_time_mean", "regulier", "mean search time, regular seekers", "months", 12),
-        ("search_time_median", "regulier", "median search time, regular seekers", "months", 12),
-        ("p_housed_3y", "regulier", "P(housed within 3 years), regular seekers", "pp", 100),
+        ("search_time_mean", "regulier", "mean search time, regulier", "months", 12),
+        ("search_time_median", "regulier", "median search time, regulier", "months", 12),
+        ("p_housed_3y", "regulier", "P(housed within 3 years), regulier", "pp", 100),
         ("search_time_mean", "aandachtsgroepen", "mean search time, aandachtsgroepen",
          "months", 12),
         ("share_of_lettings", "aandachtsgroepen", "share of lettings to aandachtsgroepen",
@@ -594,7 +595,7 @@ def headline(differences: pd.DataFrame, ratios: pd.DataFrame, experiment: dict) 
                     "method": r.method,
                 }
             )
-    units = {"regular lettings lost per extra aandachtsgroep letting": "lettings"}
+    units = {"lettings to regulier lost per extra aandachtsgroep letting": "lettings"}
     for r in ratios[ratios["municipality"] == ""].itertuples():
         rows.append(
             {

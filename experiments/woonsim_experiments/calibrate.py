@@ -22,27 +22,13 @@ import numpy as np
 from scipy import optimize, stats
 
 from woonsim.errors import ScenarioError
-from woonsim.region.cells import KINDS
+from woonsim.measures import observe
+from woonsim.paths import get_path, set_path
 from woonsim.region.market import RegionalMarket
-from woonsim.region.results import RegionResult
-from woonsim.results import HOUSED
 from woonsim.scenario import parse_scenario
 from woonsim.yaml_loader import read_yaml
 
 __all__ = ["Parameter", "Target", "calibrate", "load_spec", "measure", "with_parameters"]
-
-MEASURES = (
-    "lettings_per_year",
-    "active_seekers",
-    "registration_time_at_letting_years",
-    "search_time_at_letting_years",
-    "share_lettings_priority",
-    "share_lettings_statushouders",
-    "reactions_per_advert",
-    "refusals_per_letting",
-    "registered_seekers",
-    "slaagkans",
-)
 
 
 @dataclass(frozen=True)
@@ -66,110 +52,16 @@ class Target:
     area: tuple[str, ...] = ()  # municipality codes the figure covers; () = whole region
 
 
-def _parents(d: dict, path: str) -> list[tuple[dict, str]]:
-    """The mappings that hold the value at `path`, and the value's key. A group selector
-    may name several groups that share the value: ``groups[starters|doorstromers].x``."""
-    *parts, key = path.split(".")
-    nodes = [d]
-    for part in parts:
-        if part.startswith("groups[") and part.endswith("]"):
-            names = part[len("groups[") : -1].split("|")
-            found = []
-            for name in names:
-                matches = [g for n in nodes for g in n["groups"] if g["name"] == name]
-                if not matches:
-                    raise ScenarioError(f"{path}: no group named {name!r}")
-                found += matches
-            nodes = found
-        elif all(isinstance(n.get(part), dict) for n in nodes):
-            nodes = [n[part] for n in nodes]
-        else:
-            raise ScenarioError(f"{path}: no such section {part!r}")
-    if any(key not in n for n in nodes):
-        raise ScenarioError(f"{path}: no such parameter {key!r}")
-    return [(n, key) for n in nodes]
-
-
-def _parent(d: dict, path: str) -> tuple[dict, str]:
-    """The (first) mapping that holds the value at `path`, and the value's key."""
-    return _parents(d, path)[0]
-
-
 def with_parameters(scenario, params: Sequence[Parameter], values: Sequence[float]):
     """A copy of the scenario with the parameters set to the values (validated)."""
     d = scenario.model_dump(mode="python")
     for p, v in zip(params, values, strict=True):
-        for node, key in _parents(d, p.path):
-            node[key] = float(v)
+        set_path(d, p.path, float(v))
     return parse_scenario(d)
 
 
-def _selected(result: RegionResult, group: str) -> np.ndarray:
-    """Register rows of the group: a group name, 'regular' (all regular-kind groups) or
-    'all'."""
-    m = result
-    if group == "all":
-        return np.ones(len(m.seekers), dtype=bool)
-    if group == "regular":
-        return m.seekers.kind == KINDS["regular"]
-    names = m.spec.group_names
-    if group not in names:
-        raise ScenarioError(f"targets: unknown group {group!r}")
-    return m.seekers.group == names.index(group)
-
-
-def measure(result: RegionResult, name: str, group: str = "all", area=()) -> float:
-    """The model's value of a target measure (definitions in docs/ODD.md §B2). With an
-    `area` (municipality codes), lettings, times and shares count the dwellings let in
-    those municipalities."""
-    m, b = result, result.base
-    if area:
-        codes = [x.code for x in m.munis]
-        missing = [c for c in area if c not in codes]
-        if missing:
-            raise ScenarioError(f"targets: area {', '.join(missing)} not in the scenario")
-        housed = b.reason == HOUSED
-        muni = np.where(housed, result.vac["muni"][np.maximum(b.dwelling, 0)], -1)
-        in_area = np.isin(muni, [codes.index(c) for c in area])
-        if name not in (
-            "lettings_per_year",
-            "share_lettings_statushouders",
-            "registration_time_at_letting_years",
-            "search_time_at_letting_years",
-        ):
-            raise ScenarioError(f"targets: measure {name!r} has no per-area value")
-    else:
-        in_area = np.ones(len(b.reason), dtype=bool)
-    region = result.summary()["region"] if not area else {}
-    if name == "lettings_per_year":
-        if group == "all" and not area:
-            return region["lettings_per_year"]
-        housed = (b.reason == HOUSED) & result._reported(b.exit) & in_area
-        # the monitors' starters: households that leave no dwelling behind, any route
-        who = ~m.seekers.leaves if group == "starters" else _selected(result, group)
-        return float((housed & who).sum() / m.spec.years)
-    if name == "active_seekers":
-        return region["active_seekers_per_year"]
-    if name == "registered_seekers":
-        return region["registered_end_of_year"]
-    if name == "slaagkans":
-        return region["slaagkans"]
-    if name == "share_lettings_priority":
-        return region["aandachtsgroep_share_of_lettings"]
-    if name == "reactions_per_advert":
-        return region["reactions_per_advert"]["mean"]
-    if name == "refusals_per_letting":
-        return region["refusals_per_letting"]
-    if name == "share_lettings_statushouders":
-        housed = (b.reason == HOUSED) & result._reported(b.exit) & in_area
-        return float((m.seekers.kind[housed] == KINDS["statushouder"]).mean())
-    if name in ("registration_time_at_letting_years", "search_time_at_letting_years"):
-        # the published wachttijd and zoekduur concern lettings through the adverts
-        housed = (b.reason == HOUSED) & result._reported(b.exit) & _selected(result, group)
-        housed &= np.isin(m.seekers.route, [0, 1]) & in_area
-        start = m.seekers.registration if name.startswith("registration") else b.arrival
-        return float(np.median((b.exit - start)[housed]))
-    raise ScenarioError(f"targets: unknown measure {name!r} (known: {', '.join(MEASURES)})")
+# the calibration observables are model measures: one definition, in woonsim.measures
+measure = observe
 
 
 def _simulate(args) -> list[float]:
@@ -299,8 +191,7 @@ def calibrate(
 
 
 def _current(scenario, p: Parameter) -> float:
-    node, key = _parent(scenario.model_dump(mode="python"), p.path)
-    return float(node[key])
+    return float(get_path(scenario.model_dump(mode="python"), p.path))
 
 
 def load_spec(path) -> tuple[object, list[Parameter], list[Target], str]:

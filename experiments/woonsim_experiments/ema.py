@@ -65,8 +65,10 @@ from concurrent.futures import Executor, as_completed
 
 import numpy as np
 
-from woonsim.scenario import ScenarioError, parse_scenario
-from woonsim_experiments.calibrate import _parent, _parents
+from woonsim.errors import ScenarioError
+from woonsim.measures import AGGREGATES
+from woonsim.paths import get_path, set_path
+from woonsim.scenario import parse_scenario
 
 __all__ = [
     "AGGREGATE_GROUPS",
@@ -85,7 +87,7 @@ __all__ = [
 
 INSTALL_HINT = "install the ema extra: pip install woonsim[ema]"
 SEED_POLICIES = ("values", "index", "common")
-AGGREGATE_GROUPS = ("all", "regulier", "aandachtsgroepen")
+AGGREGATE_GROUPS = tuple(AGGREGATES)  # one vocabulary: woonsim.measures
 
 
 def _ema():
@@ -113,14 +115,12 @@ def apply_values(base_scenario, values: Mapping[str, object]):
     """A validated copy of `base_scenario` with the value at each path set."""
     d = base_scenario.model_dump(mode="python")
     for path, value in values.items():
-        for node, key in _parents(d, path):
-            node[key] = _plain(value)
+        set_path(d, path, _plain(value))
     return parse_scenario(d)
 
 
 def _current(base_scenario, path: str):
-    node, key = _parent(base_scenario.model_dump(mode="python"), path)
-    return node[key]
+    return get_path(base_scenario.model_dump(mode="python"), path)
 
 
 def outcome_values(table, outcomes: Mapping[str, tuple]) -> dict[str, float]:

@@ -49,10 +49,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from woonsim import __version__
 from woonsim.errors import ScenarioError
+from woonsim.paths import locate, set_path
 from woonsim.scenario import parse_scenario
 from woonsim.spec import Spec, one_line
 from woonsim.yaml_loader import read_yaml
@@ -279,78 +280,6 @@ class Experiment(Spec):
         }
 
 
-# --- paths into a scenario ------------------------------------------------------------
-_GROUPS = re.compile(r"^groups\[([^\]]+)\]$")
-
-
-def _child(obj, key: str):
-    return getattr(obj, key, None) if isinstance(obj, BaseModel) else None
-
-
-def _locate(d: dict, obj, path: str) -> list[tuple[dict, str, Any, str]]:
-    """Where `path` points in the scenario mapping `d` (dumped from model `obj`): per
-    place, the mapping, the key, the model value there (or None) and the location as the
-    scenario's error messages spell it (``groups[0].accept``)."""
-    *parts, key = path.split(".")
-    nodes = [(d, obj, "")]
-    for part in parts:
-        m = _GROUPS.match(part)
-        if m:
-            found = []
-            for name in m.group(1).split("|"):
-                hits = [
-                    (
-                        g,
-                        next((x for x in _child(o, "groups") or [] if x.name == name), None),
-                        f"{loc}{'.' if loc else ''}groups[{i}]",
-                    )
-                    for n, o, loc in nodes
-                    for i, g in enumerate(n.get("groups") or [])
-                    if isinstance(g, dict) and g.get("name") == name
-                ]
-                if not hits:
-                    raise ScenarioError(f"{path}: no group named {name!r}")
-                found += hits
-            nodes = found
-        elif all(isinstance(n.get(part), dict) for n, _, _ in nodes):
-            nodes = [
-                (n[part], _child(o, part), f"{loc}{'.' if loc else ''}{part}")
-                for n, o, loc in nodes
-            ]
-        else:
-            raise ScenarioError(f"{path}: no such section {part!r}")
-    if not key or any(key not in n for n, _, _ in nodes):
-        raise ScenarioError(f"{path}: no such parameter {key!r}")
-    return [(n, key, _child(o, key), f"{loc}{'.' if loc else ''}{key}") for n, o, loc in nodes]
-
-
-def _merge(section, old: dict, new: dict) -> dict:
-    """`new` over `old`, recursing into the scenario's sub-sections."""
-    out = dict(old)
-    for k, v in new.items():
-        sub = _child(section, k)
-        if isinstance(v, dict) and isinstance(old.get(k), dict) and isinstance(sub, BaseModel):
-            out[k] = _merge(sub, old[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
-
-
-def _apply(d: dict, obj, path: str, value: Any) -> list[str]:
-    """Set `path` to `value` in the mapping `d`; the locations it set."""
-    places = _locate(d, obj, path)
-    for node, key, section, _ in places:
-        if (
-            isinstance(value, dict)
-            and isinstance(node[key], dict)
-            and isinstance(section, BaseModel)
-        ):
-            node[key] = _merge(section, node[key], value)
-        else:
-            node[key] = copy.deepcopy(value)
-    return [loc for *_, loc in places]
-
-
 # branches of a union type in pydantic's error locations ("share.constrained-float")
 _BRANCH = re.compile(r"\.(?:constrained-[a-z]+|(?:dict|list)\[[^\]]*\])(?=$|[.\[])")
 
@@ -436,7 +365,7 @@ def parse_experiment(data: Any, base_dir: str | Path = ".") -> Experiment:
         where = []
         for path, value, label, prefix in settings:
             try:
-                where.append((label, _apply(d, base, path, value)))
+                where.append((label, set_path(d, path, value, base)))
             except ScenarioError as err:
                 raise ScenarioError(f"{prefix}{err}") from None
         return d, where
@@ -452,7 +381,7 @@ def parse_experiment(data: Any, base_dir: str | Path = ".") -> Experiment:
 
     for i, u in enumerate(exp.uncertainties):
         try:
-            _locate(copy.deepcopy(base_dump), base, u.path)
+            locate(copy.deepcopy(base_dump), u.path, base)
         except ScenarioError as err:
             raise ScenarioError(f"uncertainties[{i}].path: {err}") from None
     points = _design_points(exp, base_dump, base)
@@ -528,7 +457,7 @@ def _design_points(exp: Experiment, base_dump: dict, base) -> list[dict[str, Any
         grid = qmc.scale(unit, lo, hi)
     whole = []
     for u in unc:
-        node, key, *_ = _locate(base_dump, base, u.path)[0]
+        node, key, *_ = locate(base_dump, u.path, base)[0]
         whole.append(isinstance(node[key], int) and not isinstance(node[key], bool))
     return [
         {

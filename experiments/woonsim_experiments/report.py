@@ -63,7 +63,8 @@ def _variant_styles(variants: list[str], baseline: str) -> dict[str, dict]:
 
 
 def _fig_displacement(curve: pd.DataFrame, variants: list[str]) -> Figure:
-    """Change in mean and median search time of the regular groups against the lever."""
+    """Change in mean and median search time of each group of regulier (the groups that
+    are not aandachtsgroepen) against the lever."""
     fig = Figure(figsize=(11, 4.2), layout="constrained")
     axes = fig.subplots(1, 2)
     lever = curve["lever"].iloc[0] if len(curve) else ""
@@ -101,7 +102,7 @@ def _fig_displacement(curve: pd.DataFrame, variants: list[str]) -> Figure:
         else:
             ax.set_xticks(range(len(variants)), variants, rotation=20, ha="right")
         ax.set_ylabel("change from baseline (months)")
-        ax.set_title(f"Regular seekers: {title}")
+        ax.set_title(f"Reguliere woningzoekenden: {title}")
     axes[0].legend(fontsize=8)
     return fig
 
@@ -245,20 +246,20 @@ def _sentences(t: dict[str, pd.DataFrame], experiment: dict) -> list[str]:
             return head.loc[key] if key in head.index else None
 
         parts = []
-        r = get("change in mean search time, regular seekers")
+        r = get("change in mean search time, regulier")
         if r is not None:
             if r.lo > 0 or r.hi < 0:
                 verb = "raises" if r.estimate > 0 else "lowers"
                 parts.append(
-                    f"{verb} the mean search time of regular seekers by "
+                    f"{verb} the mean search time of reguliere woningzoekenden by "
                     f"{_num(abs(r.estimate), 2)} months ({_ci(r.lo, r.hi)})"
                 )
             else:
                 parts.append(
-                    "does not detectably change the mean search time of regular seekers "
+                    "does not detectably change the mean search time of reguliere woningzoekenden "
                     f"({_num(r.estimate, 2, True)} months, {_ci(r.lo, r.hi)})"
                 )
-        r = get("change in P(housed within 3 years), regular seekers")
+        r = get("change in P(housed within 3 years), regulier")
         if r is not None:
             parts.append(
                 "changes their chance of being housed within 3 years of starting to search by "
@@ -271,24 +272,26 @@ def _sentences(t: dict[str, pd.DataFrame], experiment: dict) -> list[str]:
                 f"{_num(r.estimate, 1, True)} pp ({_ci(r.lo, r.hi, 1)})"
             )
         text = f"{v} ({settings.get(v, '')}), against {baseline}, " + _join(parts) + "."
-        r = get("regular lettings lost per extra aandachtsgroep letting")
+        r = get("lettings to regulier lost per extra aandachtsgroep letting")
         if r is not None and math.isfinite(r.lo):
             text += (
-                f" Each extra aandachtsgroep letting costs {_num(r.estimate, 2)} regular "
-                f"lettings ({_ci(r.lo, r.hi, sign=False)})."
+                f" Each extra aandachtsgroep letting costs {_num(r.estimate, 2)} lettings to "
+                f"reguliere woningzoekenden ({_ci(r.lo, r.hi, sign=False)})."
             )
-        r = get("months of extra regular search time per pp of aandachtsgroep lettings")
+        r = get("months of extra search time of regulier per pp of aandachtsgroep lettings")
         if r is not None and math.isfinite(r.lo):
             text += (
                 " Per percentage point of lettings to aandachtsgroepen, the mean search "
-                f"time of regular seekers changes by {_num(r.estimate, 2, True)} months "
+                "time of reguliere woningzoekenden changes by "
+                f"{_num(r.estimate, 2, True)} months "
                 f"({_ci(r.lo, r.hi)})."
             )
         out.append(text)
     if len(out):
         out.append(
             "Search times are those of the seekers who were housed. A seeker who gives up "
-            "is not in them, so where a quota makes more regular seekers give up, their "
+            "is not in them, so where a quota makes more reguliere woningzoekenden give up, "
+            "their "
             "search time can stop rising or even fall while their chance of being housed "
             "keeps falling; read the two together."
         )
@@ -359,11 +362,12 @@ def _write_report(out: Path, results_dir: Path, df: pd.DataFrame, exp: dict) -> 
     lever = curve["lever"].iloc[0] if len(curve) and curve["lever"].iloc[0] else None
     figures.append(
         (
-            "Displacement of regular seekers",
+            "Displacement of reguliere woningzoekenden",
             "displacement.png",
             ["displacement_curve.csv", "variants.csv"],
-            "Change from the baseline in the mean and median search time of regular seekers "
-            f"(regulier and each regular group), {'against ' + lever if lever else 'per variant'}"
+            "Change from the baseline in the mean and median search time of reguliere "
+            "woningzoekenden "
+            f"(regulier and each of its groups), {'against ' + lever if lever else 'per variant'}"
             f"; band: 95% interval of the difference ({t['differences']['method'].iloc[0]}).",
         )
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from woonsim.data import data_file
+from woonsim.measures import TARGET_MEASURES
 
 TARGETS_CSV = data_file("targets.csv")
 
@@ -74,18 +75,7 @@ REGIONS: dict[str, list[str]] = {
 }
 
 # measure -> unit of `value`, `low`, `high`
-MEASURES: dict[str, str] = {
-    "lettings_per_year": "count per year",
-    "active_seekers": "count per year",
-    "registered_seekers": "count",
-    "registration_time_at_letting_years": "years",
-    "search_time_at_letting_years": "years",
-    "share_lettings_priority": "fraction",
-    "share_lettings_statushouders": "fraction",
-    "slaagkans": "fraction",
-    "reactions_per_advert": "count",
-    "refusals_per_letting": "count",
-}
+MEASURES: dict[str, str] = TARGET_MEASURES  # name -> unit; one definition: woonsim.measures
 USES = ("fit", "holdout", "context")
 CONFIDENCE = ("A", "B", "C")
 COLUMNS = [

@@ -8,8 +8,11 @@ time unit, with `municipality` "" and `time` NaN).
 
 Columns: `measure`, `group`, `municipality`, `time`, `value`.
 
-- `group` is a group name, or one of the aggregates `all`, `regulier` (groups that are not
-  aandachtsgroepen) and `aandachtsgroepen`.
+- `group` is a group name, or one of the aggregates in `AGGREGATES`: `all`, `regulier`
+  (the groups that are not aandachtsgroepen: reguliere woningzoekenden) and
+  `aandachtsgroepen`. A group's `kind` (regular, urgent, statushouder, contingent) is
+  something else: the route its households take; studenten, say, are of kind regular
+  (they search through adverts) and may or may not be an aandachtsgroep.
 - `municipality` is a GM code, or `""` for the whole region.
 - `time` is the calendar time the value refers to (the end of a year, 2031.0, or of a
   half-year, 2030.5), or NaN for a measure over the whole reporting period.
@@ -21,43 +24,137 @@ to the letting, registration time from registration to the letting.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 
+from woonsim.errors import ScenarioError
+from woonsim.region.cells import KINDS
 from woonsim.region.results import RegionResult
 from woonsim.region.taakstelling import period_of
 from woonsim.results import CENSORED, HOUSED, RunResult
 
 __all__ = [
+    "AGGREGATES",
     "HORIZONS",
     "MEASURES",
     "QUANTILES",
+    "REGISTRY",
     "STYLIZED_MEASURES",
+    "TARGET_MEASURES",
+    "Measure",
+    "describe",
+    "group_sets",
+    "observe",
     "run_measures",
     "run_metrics",
     "stylized_measures",
 ]
 
+AGGREGATES = {
+    "all": "every household",
+    "regulier": "households of the groups that are not aandachtsgroepen",
+    "aandachtsgroepen": "households of the aandachtsgroepen",
+}
+
+
+def group_sets(group_names, group: np.ndarray, aandacht: np.ndarray) -> dict[str, np.ndarray]:
+    """Boolean row masks of every group and of every aggregate in `AGGREGATES`."""
+    sets = {name: group == gi for gi, name in enumerate(group_names)}
+    sets["all"] = np.ones(len(group), dtype=bool)
+    sets["regulier"] = ~aandacht
+    sets["aandachtsgroepen"] = aandacht.copy()
+    return sets
+
+
 HORIZONS = (1, 3, 5)  # years: P(housed within k years of starting to search)
 QUANTILES = tuple(round(q, 2) for q in np.arange(0.05, 1.0, 0.05))
 
-MEASURES = {
-    "lettings_per_year": "lettings per year in the reporting period",
-    "search_time_mean": "mean search time at letting (years)",
-    "search_time_median": "median search time at letting (years)",
-    "registration_time_mean": "mean registration time at letting (years)",
-    "registration_time_median": "median registration time at letting (years)",
-    **{f"p_housed_{k}y": f"share housed within {k} years of starting to search" for k in HORIZONS},
-    **{f"search_time_q{round(100 * q):02d}": f"{q:.2f} quantile of search time" for q in QUANTILES},
-    "share_of_lettings": "share of all lettings in the period",
-    "waiting_end_of_year": "households of the group on a list (or in reception) at year end",
-    "taakstelling_backlog": "statushouder households: task minus housed, carried over",
-    "share_of_aandachtsgroep_lettings": "municipality's share of the region's lettings to "
-    "aandachtsgroepen (its part of the task)",
-    "fair_share_population": "municipality's share of the region's population",
-    "fair_share_social_stock": "municipality's share of the region's corporation stock (2025)",
-    "social_share_end": "corporation share of the dwelling stock at the end",
-}
+
+@dataclass(frozen=True)
+class Measure:
+    """One measure: its name, unit and definition, and where it is used: in the per-run
+    long table (`table`: run summary files, experiments, EMA outcomes, report) and/or as a
+    calibration target (`target`: `observe`, `calibration_data/targets.csv`), with a
+    per-area value (`per_area`: restricted to the dwellings let in some municipalities)."""
+
+    name: str
+    unit: str
+    description: str
+    table: bool = True
+    target: bool = False
+    per_area: bool = False
+
+
+def _registry(*measures: Measure) -> dict[str, Measure]:
+    return {m.name: m for m in measures}
+
+
+# The one definition of every measure of a regional run. Times are in years; a letting
+# counts in the reporting period (after the burn-in) when it closes in it; search time runs
+# from the start of searching (first possible reaction, or entry into reception) to the
+# letting, registration time from registration to the letting.
+REGISTRY: dict[str, Measure] = _registry(
+    Measure("lettings_per_year", "count per year", "lettings per year in the reporting period",
+            target=True, per_area=True),
+    Measure("search_time_mean", "years", "mean search time at letting"),
+    Measure("search_time_median", "years", "median search time at letting"),
+    Measure("registration_time_mean", "years", "mean registration time at letting"),
+    Measure("registration_time_median", "years", "median registration time at letting"),
+    *(
+        Measure(f"p_housed_{k}y", "fraction",
+                f"share housed within {k} years of starting to search (seekers who start in "
+                f"the reporting period at least {k} years before its end)")
+        for k in HORIZONS
+    ),
+    *(
+        Measure(f"search_time_q{round(100 * q):02d}", "years", f"{q:.2f} quantile of search time")
+        for q in QUANTILES
+    ),
+    Measure("share_of_lettings", "fraction", "share of all lettings in the period"),
+    Measure("waiting_end_of_year", "households",
+            "households of the group on a list (or in reception) at year end"),
+    Measure("taakstelling_backlog", "households",
+            "statushouder households: task minus housed, carried over"),
+    Measure("share_of_aandachtsgroep_lettings", "fraction",
+            "municipality's share of the region's lettings to aandachtsgroepen (its part of "
+            "the task)"),
+    Measure("fair_share_population", "fraction", "municipality's share of the region's population"),
+    Measure("fair_share_social_stock", "fraction",
+            "municipality's share of the region's corporation stock (2025)"),
+    Measure("social_share_end", "fraction", "corporation share of the dwelling stock at the end"),
+    # calibration observables: the definitions the published figures use
+    Measure("active_seekers", "count per year",
+            "households that reacted at least once in the year (the monitors' actief "
+            "woningzoekende), mean over the reported years", table=False, target=True),
+    Measure("registered_seekers", "count",
+            "households registered and not yet housed or gone at year end (advert groups; "
+            "includes those not yet searching), mean over the reported years",
+            table=False, target=True),
+    Measure("registration_time_at_letting_years", "years",
+            "median registration time at letting over advert and lottery lettings (the "
+            "published wachttijd)", table=False, target=True, per_area=True),
+    Measure("search_time_at_letting_years", "years",
+            "median search time at letting over advert and lottery lettings (the published "
+            "zoekduur)", table=False, target=True, per_area=True),
+    Measure("share_lettings_priority", "fraction",
+            "share of lettings to aandachtsgroepen in the reporting period",
+            table=False, target=True),
+    Measure("share_lettings_statushouders", "fraction",
+            "share of lettings to statushouders in the reporting period",
+            table=False, target=True, per_area=True),
+    Measure("slaagkans", "fraction",
+            "advert lettings per active seeker per year (Maaskoepel's definition), mean over "
+            "the reported years", table=False, target=True),
+    Measure("reactions_per_advert", "count", "mean reactions per let advert",
+            table=False, target=True),
+    Measure("refusals_per_letting", "count", "mean refusals before a letting",
+            table=False, target=True),
+)  # fmt: skip
+
+MEASURES = {n: m.description for n, m in REGISTRY.items() if m.table}
+TARGET_MEASURES = {n: m.unit for n, m in REGISTRY.items() if m.target}
 
 
 class _Rows:
@@ -113,10 +210,7 @@ def run_metrics(result: RegionResult) -> pa.Table:
     codes = [x.code for x in m.munis]
     aandacht = m.seekers.aandacht
 
-    sets = {name: b.group == gi for gi, name in enumerate(sc.group_names)}
-    sets["all"] = np.ones(len(b.group), dtype=bool)
-    sets["regulier"] = ~aandacht
-    sets["aandachtsgroepen"] = aandacht
+    sets = group_sets(sc.group_names, b.group, aandacht)
     total_lettings = max(int(in_period.sum()), 1)
     # seekers who start searching in the period with k years of follow-up before the end
     started = (b.arrival >= y0) & (b.arrival < y1)
@@ -213,3 +307,127 @@ def run_measures(result: RunResult | RegionResult) -> pa.Table:
     if isinstance(result, RegionResult):
         return run_metrics(result)
     return stylized_measures(result)
+
+
+def observe(result: RegionResult, name: str, group: str = "all", area=()) -> float:
+    """The model's value of a calibration target measure (`TARGET_MEASURES`; definitions in
+    `REGISTRY` and docs/ODD.md §B2). With an `area` (municipality codes), lettings, times
+    and shares count the dwellings let in those municipalities. `group` is a group name,
+    an aggregate (`AGGREGATES`), or `starters` (households that leave no dwelling behind)
+    for lettings."""
+    m, b = result, result.base
+    if name not in TARGET_MEASURES:
+        known = ", ".join(TARGET_MEASURES)
+        raise ScenarioError(f"targets: unknown measure {name!r} (known: {known})")
+    if area:
+        codes = [x.code for x in m.munis]
+        missing = [c for c in area if c not in codes]
+        if missing:
+            raise ScenarioError(f"targets: area {', '.join(missing)} not in the scenario")
+        if not REGISTRY[name].per_area:
+            raise ScenarioError(f"targets: measure {name!r} has no per-area value")
+        housed = b.reason == HOUSED
+        muni = np.where(housed, result.vac["muni"][np.maximum(b.dwelling, 0)], -1)
+        in_area = np.isin(muni, [codes.index(c) for c in area])
+    else:
+        in_area = np.ones(len(b.reason), dtype=bool)
+
+    def selected(g: str) -> np.ndarray:
+        sets = group_sets(m.spec.group_names, m.seekers.group, m.seekers.aandacht)
+        if g not in sets:
+            raise ScenarioError(f"targets: unknown group {g!r}")
+        return sets[g]
+
+    region = result.summary()["region"] if not area else {}
+    if name == "lettings_per_year":
+        if group == "all" and not area:
+            return region["lettings_per_year"]
+        housed = (b.reason == HOUSED) & result._reported(b.exit) & in_area
+        # the monitors' starters: households that leave no dwelling behind, any route
+        who = ~m.seekers.leaves if group == "starters" else selected(group)
+        return float((housed & who).sum() / m.spec.years)
+    if name == "active_seekers":
+        return region["active_seekers_per_year"]
+    if name == "registered_seekers":
+        return region["registered_end_of_year"]
+    if name == "slaagkans":
+        return region["slaagkans"]
+    if name == "share_lettings_priority":
+        return region["aandachtsgroep_share_of_lettings"]
+    if name == "reactions_per_advert":
+        return region["reactions_per_advert"]["mean"]
+    if name == "refusals_per_letting":
+        return region["refusals_per_letting"]
+    if name == "share_lettings_statushouders":
+        housed = (b.reason == HOUSED) & result._reported(b.exit) & in_area
+        return float((m.seekers.kind[housed] == KINDS["statushouder"]).mean())
+    # registration_time_at_letting_years, search_time_at_letting_years: the published
+    # wachttijd and zoekduur concern lettings through the adverts
+    housed = (b.reason == HOUSED) & result._reported(b.exit) & selected(group)
+    housed &= np.isin(m.seekers.route, [0, 1]) & in_area
+    start = m.seekers.registration if name.startswith("registration") else b.arrival
+    return float(np.median((b.exit - start)[housed]))
+
+
+COLUMNS = {
+    "measure": "the measure's name (`REGISTRY`, or `STYLIZED_MEASURES` for a stylized run)",
+    "group": "a group name, or an aggregate: `all`, `regulier`, `aandachtsgroepen`",
+    "municipality": 'a CBS code (GMxxxx), or "" for the whole region',
+    "time": "the calendar time the value refers to (end of a year, 2031.0, or of a "
+    "half-year, 2030.5), or NaN for a value over the whole reporting period",
+    "value": "the value, in the measure's unit (NaN when undefined: no lettings, say)",
+}
+
+
+def describe() -> str:
+    """The measures table documented column by column and measure by measure (Markdown;
+    docs/measures.md is this text)."""
+    lines = [
+        "# Measures",
+        "",
+        "Generated from `woonsim.measures` (`python -m woonsim.measures`); a test checks",
+        "that this file is current.",
+        "",
+        "## `measures.parquet`: one row per (measure, group, municipality, time)",
+        "",
+        "`woonsim run` writes it for every run; an experiment stores the same table per run",
+        "(`runs/<run>.parquet`, with the run's identity as extra columns). The Parquet",
+        "metadata key `woonsim` records the scenario, its SHA-256, the seed and the version.",
+        "",
+        "| column | meaning |",
+        "|---|---|",
+        *(f"| `{k}` | {v} |" for k, v in COLUMNS.items()),
+        "",
+        "Aggregate groups:",
+        "",
+        *(f"- `{k}`: {v}" for k, v in AGGREGATES.items()),
+        "",
+        "A group's `kind` (regular, urgent, statushouder, contingent) is the route its",
+        "households take, not whether it is an aandachtsgroep.",
+        "",
+        "## Measures of a regional run",
+        "",
+        "| measure | unit | definition | per-run table | calibration target |",
+        "|---|---|---|---|---|",
+    ]
+    for m in REGISTRY.values():
+        target = ("yes, per area too" if m.per_area else "yes") if m.target else ""
+        table = "yes" if m.table else ""
+        lines.append(f"| `{m.name}` | {m.unit} | {m.description} | {table} | {target} |")
+    lines += [
+        "",
+        "## Measures of a stylized run",
+        "",
+        "Cohort measures of the validation reference, in the scenario's time unit, per group",
+        '(municipality "", time NaN).',
+        "",
+        "| measure | definition |",
+        "|---|---|",
+        *(f"| `{k}` | {v} |" for k, v in STYLIZED_MEASURES.items()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(describe(), end="")

@@ -9,7 +9,10 @@ waiting list (the stylized rules), binding urgency offers, direct placement, or 
 - ``batched`` says whether the channel needs the whole cycle's set of vacancies before it
   can let any of them (adverts: seekers react to all of a cycle's adverts at once); such a
   channel gets ``open_cycle(vacancies, t)`` first, with the vacancies that reached it in
-  their routes, in order.
+  their routes, in order;
+- ``has_taker(v, t)`` (unbatched channels) says, without changing anything, whether the
+  channel holds a household it would offer ``v`` to: the allocator checks every vacancy
+  it leaves unlet against it (work conservation, an invariant of every run).
 
 A **route** is the sequence of channels a vacancy tries, by its route class (for example
 ordinary against quota vacancies). The allocator lets a **cycle** of vacancies at one
@@ -22,7 +25,10 @@ cycle of one vacancy; the Dutch model lets a week of vacancies per cycle.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Protocol
+
+from woonsim.errors import InvariantError
 
 __all__ = ["Allocator", "Channel"]
 
@@ -38,6 +44,10 @@ class Channel(Protocol):
 
     def pop(self, v: int, t: float) -> int:
         """The household (register row) that takes vacancy `v` at `t`, or -1."""
+
+    def has_taker(self, v: int, t: float) -> bool:
+        """Whether the channel holds, at `t`, a household it would offer vacancy `v` to
+        (unbatched channels; no state changes): the work-conservation invariant."""
 
 
 class Allocator:
@@ -68,23 +78,44 @@ class Allocator:
         self.route_class = route_class
         self.on_let = on_let
 
-    def allocate_cycle(self, vacancies: Sequence[int], t: float) -> list[tuple[int, int, int]]:
+    def allocate_cycle(
+        self, vacancies: Sequence[int], t: float, times: Sequence[float] | None = None
+    ) -> list[tuple[int, int, int]]:
         """Let the cycle's vacancies at time `t`, in the given order. Returns the lettings
-        as (vacancy, household row, channel index), in the order they were made."""
+        as (vacancy, household row, channel index), in the order they were made.
+
+        `times` (optional, one per vacancy) lets a cycle without batched channels carry
+        each vacancy's own instant: a run of stylized vacancies, each a cycle of one
+        vacancy at its own time, in one call.
+
+        Work conservation is checked on the way (`InvariantError`): a vacancy left unlet
+        found no taker in any unbatched channel of its route (`Channel.has_taker`; the
+        seekers of a batched channel choose whether to react, so it has no such duty)."""
         out: list[tuple[int, int, int]] = []
-        batches: dict[int, list[int]] = {}
-        steps, route_class, on_let = self._steps, self.route_class, self.on_let
-        for v in vacancies:
-            for k, ch in steps[route_class(v)]:
-                if ch.batched:
+        batches: dict[int, list[int]] | None = None
+        route_class, on_let = self.route_class, self.on_let
+        # this call's routes, with each channel's bound methods looked up once
+        steps = [tuple((k, ch.batched, ch.pop, ch) for k, ch in r) for r in self._steps]
+        for v, tv in zip(vacancies, repeat(t) if times is None else times, strict=False):
+            route = steps[route_class(v)]
+            for k, batched, pop, _ in route:
+                if batched:
+                    if times is not None:
+                        raise ValueError("a cycle with per-vacancy times has no batched channel")
+                    if batches is None:
+                        batches = {}
                     batches.setdefault(k, []).append(v)
                     break
-                s = ch.pop(v, t)
+                s = pop(v, tv)
                 if s >= 0:
                     out.append((v, s, k))
                     if on_let is not None:
                         on_let(v, s, k)
                     break
+            else:
+                _check_unlet(v, tv, route)
+        if batches is None:
+            return out
         for k in sorted(batches):
             ch, batch = self.channels[k], batches[k]
             ch.open_cycle(batch, t)
@@ -94,4 +125,19 @@ class Allocator:
                     out.append((v, s, k))
                     if on_let is not None:
                         on_let(v, s, k)
+                else:
+                    _check_unlet(v, t, steps[route_class(v)])
         return out
+
+
+def _check_unlet(v: int, t: float, route) -> None:
+    """Work conservation for one unlet vacancy: no unbatched channel of its route holds a
+    household it would offer the vacancy to."""
+    for _, batched, _, ch in route:
+        if batched:
+            return
+        if ch.has_taker(v, t):
+            raise InvariantError(
+                f"vacancy {v} stayed unlet at t={t:.6g} while channel {ch.name!r} "
+                "had a household it suits"
+            )

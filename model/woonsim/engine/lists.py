@@ -46,6 +46,16 @@ class FifoList:
         self._head = h
         return -1
 
+    def has_taker(self, v: int, t: float) -> bool:
+        """A member waits at t (no state changes)."""
+        arr, dl = self._arr, self._dl
+        h = self._head
+        while h < len(arr) and arr[h] <= t:
+            if dl[h] > t:
+                return True
+            h += 1
+        return False
+
     def count_waiting(self, t: float) -> int:
         """Members waiting at time t (used by the invariant checks, not the hot path)."""
         stop = bisect_right(self._arr, t, self._head)
@@ -97,6 +107,14 @@ class LotteryList:
                 return s
             # s had already left the list: dropped, draw again
         return -1
+
+    def has_taker(self, v: int, t: float) -> bool:
+        """A member waits at t (no state changes)."""
+        dl = self._dl_of
+        if any(dl[s] > t for s in self._pool):
+            return True
+        new = self.members[self._admitted : bisect_right(self._arr, t, self._admitted)]
+        return any(dl[s] > t for s in new)
 
     def count_waiting(self, t: float) -> int:
         self._admit(t)

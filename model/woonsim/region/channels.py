@@ -69,6 +69,18 @@ class BindingOffers:
             sk.refuse_binding(s)  # refused a suitable binding offer
         return -1
 
+    def has_taker(self, v: int, t: float) -> bool:
+        """An urgent household past its search period waits for a binding offer that
+        vacancy v suits (no state changes)."""
+        sk, cell = self.seekers, self.ledger.cell[v]
+        for k in range(self._head, len(self._rows)):
+            if self._expiry[k] > t:
+                break
+            s = self._rows[k]
+            if sk.urgency_pending(s, t) and sk.eligible(s, cell):
+                return True
+        return False
+
 
 class DirectPlacement:
     """First-come first-served per (municipality, household type): a vacancy goes to the
@@ -131,6 +143,22 @@ class DirectPlacement:
             self.ledger.offers[v] += 1
             self.budgets.use(mu, self._needs_contingent(v))
         return best
+
+    def has_taker(self, v: int, t: float) -> bool:
+        """Within budget, a household of the vacancy's municipality that it suits waits
+        (no state changes)."""
+        mu = int(self.ledger.muni[v])
+        if not self.budgets.left(mu, self._needs_contingent(v)):
+            return False
+        arrival, gone = self.seekers.arrival_list, self.seekers.gone
+        for ty in self.types_for_cell[self.ledger.cell[v]]:
+            q = self._queues[mu * self.n_types + ty]
+            h = self._heads[mu * self.n_types + ty]
+            while h < len(q) and arrival[q[h]] <= t:
+                if not gone(q[h], t):
+                    return True
+                h += 1
+        return False
 
 
 class Adverts:

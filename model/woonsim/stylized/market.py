@@ -90,15 +90,16 @@ class HousingMarket(mesa.Model):
 
     # --- time ------------------------------------------------------------------------
     def _let_until(self, t: float) -> None:
-        """Let every vacancy with time <= t, in time order, each at its own time: a cycle of
-        one vacancy through the allocator."""
+        """Let every vacancy with time <= t, in time order, each at its own time (a cycle
+        of one vacancy each, passed to the allocator in one call)."""
         stop = bisect_right(self._vt, t, self._next)
-        allocate, vt = self.allocator.allocate_cycle, self._vt
+        lettings = self.allocator.allocate_cycle(
+            range(self._next, stop), 0.0, times=self._vt[self._next : stop]
+        )
         let_to, dwelling = self._let_to, self._dwelling
-        for v in range(self._next, stop):
-            for _, s, _ in allocate((v,), vt[v]):
-                let_to[v] = s
-                dwelling[s] = v
+        for v, s, _ in lettings:
+            let_to[v] = s
+            dwelling[s] = v
         self._next = stop
 
     def step(self) -> None:
