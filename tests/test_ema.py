@@ -62,7 +62,7 @@ def record(m):
     seen = []
 
     def evaluate(scenario, seed):
-        seen.append((m._scenario_name, scenario, seed))
+        seen.append((m.scenario_name, scenario, seed))
         g = {x.name: x for x in scenario.groups}
         values = [
             scenario.flows.departure_rate,

@@ -60,3 +60,19 @@ def test_ci_runs_the_readme_test_command():
     assert commands[:2] == ["make run", "make test"]
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^make test$", ci, re.M)
+
+
+def test_readme_python_api_runs():
+    """The README's Python API block runs as written (on the small test region, so that
+    it takes a second)."""
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"## Python API\n\n```python\n(.*?)```", readme, re.S).group(1)
+    code = block.replace(
+        "experiments/scenarios/haaglanden.yaml", str(ROOT / "tests" / "data" / "tiny_region.yaml")
+    ).replace(
+        "experiments/scenarios/stylized_region.yaml",
+        str(ROOT / "experiments" / "scenarios" / "stylized_region.yaml"),
+    )
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["result"].summary()["region"]["lettings_per_year"] > 0

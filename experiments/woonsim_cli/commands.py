@@ -13,12 +13,13 @@ import time
 from pathlib import Path
 
 from woonsim import __version__
+from woonsim.errors import DataError, ScenarioError, WoonsimError
 from woonsim_experiments.executors import process_pool
 
 EXIT_BAD_INPUT = 2
 
 
-class UsageError(Exception):
+class UsageError(WoonsimError):
     """Bad input: printed as one line, exit status 2."""
 
 
@@ -321,7 +322,6 @@ def cmd_national(args: argparse.Namespace) -> int:
     import yaml
 
     from woonsim.files import write_atomically
-    from woonsim.scenario import ScenarioError
     from woonsim_experiments.national import fit_default_departure_rate, load_national, run_national
 
     try:
@@ -567,8 +567,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from woonsim.scenario import ScenarioError
-
     args = build_parser().parse_args(argv)
     if getattr(args, "replications", 2) < 2:
         print("woonsim: error: --replications: need at least 2", file=sys.stderr)
@@ -578,7 +576,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     try:
         return args.fn(args)
-    except (ScenarioError, UsageError) as err:
+    except (ScenarioError, UsageError, DataError) as err:
         print(f"woonsim: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as err:

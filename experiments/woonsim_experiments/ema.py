@@ -220,7 +220,7 @@ def _define_classes() -> None:
                     raise ScenarioError(f"outcomes: {oname}: unknown group {group!r}")
             self.outcome_specs = dict(outcomes)
             self.outcomes = [ema.ScalarOutcome(n) for n in self.outcome_specs]
-            self._scenario_name = None
+            self.scenario_name = None
 
         def _parameter(self, path, spec, names, where):
             name = names.get(path) or _slug(path)
@@ -256,14 +256,14 @@ def _define_classes() -> None:
 
         # --- one experiment -----------------------------------------------------------
         def run_model(self, scenario, policy, constants):
-            self._scenario_name = scenario.name
+            self.scenario_name = scenario.name
             super().run_model(scenario, policy, constants)
 
         def run_experiment(self, experiment):
             values = {p: experiment[p] for p in self.paths.values() if p in experiment}
             unc = {p: values[p] for p in self._uncertainty_paths if p in values}
             scenario = apply_values(self.base_scenario, values)
-            seed = self.seed_for(unc, self._scenario_name)
+            seed = self.seed_for(unc, self.scenario_name)
             return self.evaluate(scenario, seed)
 
         def evaluate(self, scenario, seed: np.random.SeedSequence) -> dict[str, float]:

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, PrivateAttr, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from woonsim import __version__
 from woonsim.errors import ScenarioError
@@ -61,6 +61,7 @@ from woonsim.yaml_loader import read_yaml
 __all__ = [
     "Design",
     "Experiment",
+    "ExperimentSpec",
     "Horizon",
     "RunSpec",
     "Uncertainty",
@@ -158,9 +159,9 @@ class RunSpec:
     experiment_sha256: str = ""
 
 
-class Experiment(Spec):
-    """An experiment file (see the module docstring). Build it with `load_experiment` or
-    `parse_experiment`, which also resolve the base scenario and validate every run."""
+class ExperimentSpec(Spec):
+    """An experiment file as written (see the module docstring), validated on its own;
+    `parse_experiment` resolves it into an `Experiment`."""
 
     name: Name
     description: str = ""
@@ -175,16 +176,8 @@ class Experiment(Spec):
     uncertainties: list[Uncertainty] = Field(default_factory=list)
     design: Design | None = None
 
-    # resolved by `parse_experiment`
-    _base: Any = PrivateAttr(default=None)
-    # [(name, [(path, value, field named in errors, prefix of path errors)])]
-    _variants: list = PrivateAttr(default_factory=list)
-    _points: list = PrivateAttr(default_factory=list)
-    _scenarios: list = PrivateAttr(default_factory=list)  # [variant][point]
-    _sha256: str = PrivateAttr(default="")
-
     @model_validator(mode="after")
-    def _consistent(self) -> Experiment:
+    def _consistent(self) -> ExperimentSpec:
         names = self.variant_names
         if not names:
             raise ValueError("variants: needs at least one variant (or levers)")
@@ -222,23 +215,52 @@ class Experiment(Spec):
             names.append(", ".join(f"{p}={_fmt(x)}" for p, x in zip(paths, combo, strict=True)))
         return names
 
+
+@dataclass(frozen=True)
+class Experiment:
+    """An experiment resolved from its file: the spec, the base scenario with the
+    experiment's horizon, every variant's settings, the design points and every validated
+    run scenario. Build it with `load_experiment` or `parse_experiment`."""
+
+    spec: ExperimentSpec
+    base_scenario: Any  # a RegionScenario
+    # [(name, [(path, value, field named in errors, prefix of path errors)])]
+    variant_sets: list = field(repr=False)
+    design_points: list = field(repr=False)
+    scenarios: list = field(repr=False)  # [variant][point]
+    sha256: str = ""  # identifies the spec, the resolved base scenario and the points
+
     @property
-    def base_scenario(self):
-        """The base scenario with the experiment's horizon."""
-        return self._base
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def replications(self) -> int:
+        return self.spec.replications
+
+    @property
+    def root_seed(self) -> int:
+        return self.spec.root_seed
+
+    @property
+    def paired(self) -> bool:
+        return self.spec.paired
+
+    @property
+    def baseline(self) -> str:
+        return self.spec.baseline
+
+    @property
+    def variant_names(self) -> list[str]:
+        return self.spec.variant_names
 
     @property
     def points(self) -> list[dict[str, Any]]:
         """The uncertainty values of each design point (``[{}]`` without uncertainties)."""
-        return copy.deepcopy(self._points)
-
-    @property
-    def sha256(self) -> str:
-        """Identifies the experiment: its spec, the resolved base scenario and the points."""
-        return self._sha256
+        return copy.deepcopy(self.design_points)
 
     def scenario(self, variant: int, point: int = 0):
-        return self._scenarios[variant][point]
+        return self.scenarios[variant][point]
 
     def seed(self, variant: int, point: int, replication: int) -> np.random.SeedSequence:
         key = (point, replication) if self.paired else (point, replication, 1 + variant)
@@ -254,29 +276,30 @@ class Experiment(Spec):
                 variant_index=v,
                 point=p,
                 replication=r,
-                values=dict(self._points[p]),
-                scenario=self._scenarios[v][p],
+                values=dict(self.design_points[p]),
+                scenario=self.scenarios[v][p],
                 seed=self.seed(v, p, r),
-                experiment_sha256=self._sha256,
+                experiment_sha256=self.sha256,
             )
             for v in range(len(names))
-            for p in range(len(self._points))
+            for p in range(len(self.design_points))
             for r in range(self.replications)
         ]
 
     def to_json(self) -> dict:
         """What a results folder's experiment.json holds."""
         return {
-            **self.model_dump(mode="json"),
-            "sha256": self._sha256,
+            **self.spec.model_dump(mode="json"),
+            "sha256": self.sha256,
             "version": __version__,
             "variant_sets": [
-                {"name": name, "set": {p: x for p, x, *_ in sets}} for name, sets in self._variants
+                {"name": name, "set": {p: x for p, x, *_ in sets}}
+                for name, sets in self.variant_sets
             ],
-            "points": self._points,
-            "total_runs": len(self._variants) * len(self._points) * self.replications,
-            "municipalities": list(self._base.municipalities),
-            "base_scenario": self._base.model_dump(mode="json"),
+            "points": self.design_points,
+            "total_runs": len(self.variant_sets) * len(self.design_points) * self.replications,
+            "municipalities": list(self.base_scenario.municipalities),
+            "base_scenario": self.base_scenario.model_dump(mode="json"),
         }
 
 
@@ -315,7 +338,7 @@ def parse_experiment(data: Any, base_dir: str | Path = ".") -> Experiment:
     if not isinstance(data, dict):
         raise ScenarioError(f"experiment: expected a mapping of keys, got {type(data).__name__}")
     try:
-        exp = Experiment.model_validate(data)
+        exp = ExperimentSpec.model_validate(data)
     except ValidationError as err:
         msg = one_line(err)
         if msg.startswith("scenario: "):
@@ -414,10 +437,6 @@ def parse_experiment(data: Any, base_dir: str | Path = ".") -> Experiment:
                 raise ScenarioError(msg) from None
         scenarios.append(row)
 
-    exp._base = base
-    exp._variants = variants
-    exp._points = points
-    exp._scenarios = scenarios
     canon = json.dumps(
         {
             "experiment": exp.model_dump(mode="json"),
@@ -427,11 +446,11 @@ def parse_experiment(data: Any, base_dir: str | Path = ".") -> Experiment:
         sort_keys=True,
         separators=(",", ":"),
     )
-    exp._sha256 = hashlib.sha256(canon.encode()).hexdigest()
-    return exp
+    sha = hashlib.sha256(canon.encode()).hexdigest()
+    return Experiment(exp, base, variants, points, scenarios, sha)
 
 
-def _design_points(exp: Experiment, base_dump: dict, base) -> list[dict[str, Any]]:
+def _design_points(exp: ExperimentSpec, base_dump: dict, base) -> list[dict[str, Any]]:
     """The uncertainty values per design point. A value whose scenario field is a whole
     number (in the base scenario) is rounded."""
     unc = exp.uncertainties

@@ -36,6 +36,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from woonsim.errors import WoonsimError
 from woonsim.files import TMP_SUFFIX, write_bytes_atomically
 from woonsim.streams import seed_record
 from woonsim_experiments.experiment import Experiment, RunSpec
@@ -57,11 +58,11 @@ _TMP = TMP_SUFFIX  # suffix of files being written: `.<name>.<random>.tmp`
 _MANIFEST_EVERY = 2.0  # seconds: rewrite the manifest at most this often during a sweep
 
 
-class FolderError(ValueError):
+class FolderError(WoonsimError, ValueError):
     """The results folder cannot be used for this experiment (one-line message)."""
 
 
-class RunFailed(RuntimeError):
+class RunFailed(WoonsimError, RuntimeError):
     """A run raised; the message names the run."""
 
 

@@ -8,14 +8,17 @@ The public API:
   `RegionalMarket` (kind `region`, the Dutch model) or `HousingMarket` (kind
   `stylized`, the market of the validation reference);
 - `RunResult`, `RegionResult`: per-seeker records, summaries and output files;
+- `measures`, `run_measures(result)`: the one measures registry and a run's long table;
 - `WoonsimError` and its subclasses `ScenarioError`, `DataError`, `InvariantError`.
 
 The experiment layer (sweeps, calibration, analysis, report, EMA adapter) is
 `woonsim_experiments`; the command line is `woonsim_cli`.
 """
 
+from woonsim import measures
 from woonsim._version import __version__
 from woonsim.errors import DataError, InvariantError, ScenarioError, WoonsimError
+from woonsim.measures import run_measures
 from woonsim.region.market import RegionalMarket
 from woonsim.region.results import RegionResult
 from woonsim.results import RunResult
@@ -37,6 +40,8 @@ __all__ = [
     "__version__",
     "load_scenario",
     "market_for",
+    "measures",
     "parse_scenario",
     "run",
+    "run_measures",
 ]
