@@ -36,12 +36,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from woonsim.scenario import load_scenario, parse_scenario
+from woonsim_experiments import ema
 
-from woonsim.scenario import load_scenario, parse_scenario  # noqa: E402
-from woonsim_experiments import ema  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SCENARIO = ROOT / "experiments" / "scenarios" / "haaglanden.yaml"
 OUTCOME = "search_time_mean_regulier"

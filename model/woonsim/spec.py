@@ -9,7 +9,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-__all__ = ["Measure", "NonNegative", "Positive", "Spec", "one_line"]
+from woonsim.errors import ScenarioError
+
+__all__ = ["Measure", "NonNegative", "Positive", "Spec", "one_line", "require_kind"]
 
 
 class Spec(BaseModel):
@@ -75,3 +77,18 @@ def one_line(err: ValidationError) -> str:
     got = e.get("input")
     shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
     return f"{loc}: {msg[0].lower()}{msg[1:]}{shown}"
+
+
+# which Mesa model runs which scenario kind
+MODEL_OF_KIND = {"stylized": "HousingMarket", "region": "RegionalMarket"}
+
+
+def require_kind(scenario, kind: str) -> None:
+    """A one-line `ScenarioError` when a model is given a scenario of another kind."""
+    got = getattr(scenario, "kind", None)
+    if got != kind:
+        other = MODEL_OF_KIND.get(got, "the model of that kind")
+        raise ScenarioError(
+            f"kind: {MODEL_OF_KIND[kind]} runs {kind} scenarios, not {got!r}; use"
+            f" woonsim.market_for(scenario, seed) or {other}"
+        )

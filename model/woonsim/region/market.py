@@ -29,7 +29,6 @@ from mesa.time import Priority
 
 from woonsim.data import region as region_table
 from woonsim.engine.allocator import Allocator
-from woonsim.errors import ScenarioError
 from woonsim.region.budgets import Budgets
 from woonsim.region.cells import ELIGIBLE, KINDS, N_LOCAL, N_TYPES, ROUTES
 from woonsim.region.channels import Adverts, BindingOffers, DirectPlacement
@@ -39,6 +38,7 @@ from woonsim.region.seekers import Seekers, draw_columns
 from woonsim.region.stock import Stock
 from woonsim.region.taakstelling import Taakstelling, period_of, task_persons
 from woonsim.region.vacancies import VacancyLedger
+from woonsim.spec import require_kind
 from woonsim.streams import as_seed_sequence, stream
 
 __all__ = ["Municipality", "RegionalMarket"]
@@ -89,12 +89,7 @@ class RegionalMarket(mesa.Model):
     """A woningmarktregio. Mesa's clock counts years; `step()` advances one year."""
 
     def __init__(self, scenario: RegionScenario, seed: int | np.random.SeedSequence = 0):
-        kind = getattr(scenario, "kind", None)
-        if kind != "region":
-            raise ScenarioError(
-                f"kind: RegionalMarket runs region scenarios, not {kind!r}; use"
-                " woonsim.market_for(scenario, seed) or HousingMarket for kind 'stylized'"
-            )
+        require_kind(scenario, "region")
         self.seed = as_seed_sequence(seed)
         # woonsim draws from named streams (`woonsim.streams`); Mesa's own generator, from
         # its own stream, is there for Mesa's agent-set shuffles only

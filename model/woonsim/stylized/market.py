@@ -22,8 +22,8 @@ from mesa.agentset import AgentSet
 
 from woonsim.engine.draws import UniformDraws, poisson_times
 from woonsim.engine.register import SeekerRegister
-from woonsim.errors import ScenarioError
 from woonsim.results import RunResult
+from woonsim.spec import require_kind
 from woonsim.streams import as_seed_sequence, stream
 from woonsim.stylized.rules import rule_from_scenario
 from woonsim.stylized.scenario import StylizedScenario
@@ -39,12 +39,7 @@ class HousingMarket(mesa.Model):
     """
 
     def __init__(self, scenario: StylizedScenario, seed: int | np.random.SeedSequence = 0):
-        kind = getattr(scenario, "kind", None)
-        if kind != "stylized":
-            raise ScenarioError(
-                f"kind: HousingMarket runs stylized scenarios, not {kind!r}; use"
-                " woonsim.market_for(scenario, seed) or RegionalMarket for kind 'region'"
-            )
+        require_kind(scenario, "stylized")
         self.seed = as_seed_sequence(seed)
         super().__init__(rng=stream(self.seed, "mesa"))
         self.spec = scenario
