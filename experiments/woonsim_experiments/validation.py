@@ -142,14 +142,14 @@ def _lines() -> list[Line]:
         add(case, "share of lettings 1", g("group1", "share_of_lettings"), s1)
         if rule != "quota_lose":
             add(case, "housing rate", housing_rate, 19.9999)
-        if rule != "fifo":  # not in the reference: exact values from model.queueing
+        if rule != "fifo":  # not in the reference: exact values from woonsim_experiments.queueing
             kw = (
                 {"rule": "priority"}
                 if rule == "priority"
                 else {"rule": "quota", "q": 0.3, "unused": rule.removeprefix("quota_")}
             )
             w1, w2 = solve_two_class(8, 22, 20, 0.2, 0.2, **kw)["mean_wait_housed"]
-            note = "exact from model.queueing; not in the reference"
+            note = "exact from woonsim_experiments.queueing; not in the reference"
             add(case, "mean wait housed 1", g("group1", "mean_wait_housed"), w1, note=note)
             add(case, "mean wait housed 2", g("group2", "mean_wait_housed"), w2, note=note)
     # V5b: fluid limit, "a simulation agrees within 1-2%".
