@@ -43,3 +43,14 @@ def test_import_contract_is_kept():
     out = subprocess.run([str(exe), "--no-cache"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout[-2000:]
     assert "broken" in out.stdout and " 0 broken" in out.stdout
+
+
+def test_command_line_starts_without_heavy_imports():
+    """`woonsim --help` and bad-input errors need neither Mesa nor the data stack: the
+    package imports them on first use (measured by what is imported, not by a timer)."""
+    heavy = ("mesa", "pandas", "pyarrow", "scipy", "matplotlib", "dask")
+    code = (
+        f"import sys, woonsim, woonsim_cli\nprint(sorted(m for m in {heavy!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -131,11 +131,12 @@ def _print_region(summary: dict, out=None) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from woonsim.outputs import write_run
     from woonsim.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)  # bad input fails here, before heavy imports
+    from woonsim.outputs import write_run
     from woonsim.simulate import run
 
-    scenario = load_scenario(args.scenario)
     out = (
         Path(args.out)
         if args.out

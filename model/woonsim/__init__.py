@@ -13,18 +13,29 @@ The public API:
 
 The experiment layer (sweeps, calibration, analysis, report, EMA adapter) is
 `woonsim_experiments`; the command line is `woonsim_cli`.
+
+Names are imported on first use (PEP 562), so that `import woonsim` and the command
+line start without loading Mesa, pandas and pyarrow until a model is needed.
 """
 
-from woonsim import measures
+from importlib import import_module
+
 from woonsim._version import __version__
 from woonsim.errors import DataError, InvariantError, ScenarioError, WoonsimError
-from woonsim.measures import run_measures
-from woonsim.region.market import RegionalMarket
-from woonsim.region.results import RegionResult
-from woonsim.results import RunResult
-from woonsim.scenario import load_scenario, parse_scenario
-from woonsim.simulate import market_for, run
-from woonsim.stylized.market import HousingMarket, Seeker, Vacancy
+
+_LAZY = {
+    "HousingMarket": "woonsim.stylized.market",
+    "Seeker": "woonsim.stylized.market",
+    "Vacancy": "woonsim.stylized.market",
+    "RegionalMarket": "woonsim.region.market",
+    "RegionResult": "woonsim.region.results",
+    "RunResult": "woonsim.results",
+    "load_scenario": "woonsim.scenario",
+    "parse_scenario": "woonsim.scenario",
+    "market_for": "woonsim.simulate",
+    "run": "woonsim.simulate",
+    "run_measures": "woonsim.measures",
+}
 
 __all__ = [
     "DataError",
@@ -45,3 +56,17 @@ __all__ = [
     "run",
     "run_measures",
 ]
+
+
+def __getattr__(name: str):
+    if name == "measures":
+        return import_module("woonsim.measures")
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'woonsim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

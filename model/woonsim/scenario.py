@@ -13,7 +13,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from woonsim.data import region
 from woonsim.errors import ScenarioError
 from woonsim.region.scenario import RegionScenario
 from woonsim.spec import one_line
@@ -40,6 +39,8 @@ def parse_scenario(data: Any):
     except ValidationError as err:
         raise ScenarioError(one_line(err)) from None
     if kind == "region":
+        from woonsim.data import region  # pandas: only once a region needs its data
+
         try:
             region(scenario.municipalities)
         except KeyError as err:
