@@ -17,6 +17,7 @@ from woonsim.errors import DataError, ScenarioError, WoonsimError
 from woonsim_experiments.executors import process_pool
 
 EXIT_BAD_INPUT = 2
+BENCH_SCALES = ("regional", "national-stylized", "region", "experiment-run", "scaling", "national")
 
 
 class UsageError(WoonsimError):
@@ -465,9 +466,17 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from woonsim_experiments.bench import benchmark
+    if args.scale in ("regional", "national-stylized"):
+        from woonsim_experiments.bench import benchmark
 
-    return benchmark(repeats=args.repeats, scale=args.scale, out=sys.stdout)
+        scale = "national" if args.scale == "national-stylized" else "regional"
+        return benchmark(repeats=args.repeats, scale=scale, out=sys.stdout)
+    from woonsim_experiments.bench_model import benchmark_model
+
+    repo = Path(__file__).resolve().parents[2]
+    if not (repo / "experiments" / "scenarios" / "haaglanden.yaml").exists():
+        raise UsageError("--scale: the model benchmarks need a checkout of the repository")
+    return benchmark_model(args.scale, args.repeats, repo, out=sys.stdout)
 
 
 def _positive_int(text: str) -> int:
@@ -560,9 +569,22 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", help="report folder (default RESULTS/report)")
     rp.set_defaults(fn=cmd_report)
 
-    b = sub.add_parser("bench", help="time the stylized market at regional scale")
+    b = sub.add_parser("bench", help="medians of repeated timings: stylized market or real model")
     b.add_argument("--repeats", type=_positive_int, default=5)
-    b.add_argument("--scale", choices=("regional", "national"), default="regional")
+    b.add_argument(
+        "--scale",
+        choices=(
+            "regional",
+            "national-stylized",
+            "region",
+            "experiment-run",
+            "scaling",
+            "national",
+        ),
+        default="regional",
+        help="regional / national-stylized: the stylized market by stage (in process); region, "
+        "experiment-run, scaling, national: whole `woonsim` processes of the real model",
+    )
     b.set_defaults(fn=cmd_bench)
     return p
 
