@@ -187,6 +187,7 @@ class Adverts:
         self._react_rng, self._lottery_rng = react_rng, lottery_rng
         kind = seekers.kind
         self.members = np.flatnonzero((kind == KINDS["regular"]) | (kind == KINDS["urgent"]))
+        self._member_arrival = seekers.arrival[self.members]  # sorted: activation order
         self._admitted = 0  # members[:admitted] have started searching
         self._pool = np.zeros(0, dtype=np.int64)  # searching: admitted, not housed, not gone
         self._ranked: dict[int, list[int]] = {}
@@ -195,7 +196,7 @@ class Adverts:
     def searching(self, t: float) -> np.ndarray:
         """Members searching at t: started, not housed, not gone."""
         sk = self.seekers
-        stop = int(np.searchsorted(sk.arrival[self.members], t, side="right"))
+        stop = int(np.searchsorted(self._member_arrival, t, side="right"))
         if stop > self._admitted:
             self._pool = np.concatenate([self._pool, self.members[self._admitted : stop]])
             self._admitted = stop

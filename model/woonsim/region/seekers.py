@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from woonsim.engine.draws import UniformDraws, poisson_times
-from woonsim.region.cells import ELIGIBLE, ELIGIBLE_RELAXED, KINDS, N_LOCAL
+from woonsim.region.cells import ELIGIBLE, ELIGIBLE_RELAXED, KINDS, N_LOCAL, N_TYPES
 from woonsim.region.scenario import RegionScenario
 from woonsim.region.taakstelling import period_of
 from woonsim.streams import stream
@@ -134,9 +134,11 @@ class Seekers:
         self.blocked_until = np.full(n, -np.inf)
         self.last_refusal = np.full(n, -np.inf)
         g = spec.groups
-        self.activity = np.array([x.weekly_activity for x in g])[self.group]
-        self.accept = np.array([x.accept for x in g])[self.group]
         al = spec.allocation
+        self.activity = np.array([x.weekly_activity for x in g])[self.group]
+        # chance of reacting in a cycle of `cycle_weeks` weeks, computed once
+        self.p_react = 1 - (1 - self.activity) ** al.cycle_weeks
+        self.accept = np.array([x.accept for x in g])[self.group]
         self.binding_accept = al.urgency.binding_accept
         self.cycle_weeks = al.cycle_weeks
         self.refusals_before_block = al.refusals_before_block
@@ -208,7 +210,7 @@ class Seekers:
         """Of the searching households `pool`, those who react this cycle: not blocked,
         and active this cycle with probability 1 - (1 - weekly_activity)^cycle_weeks."""
         ok = self.blocked_until[pool] <= t
-        ok &= rng.random(len(pool)) < 1 - (1 - self.activity[pool]) ** self.cycle_weeks
+        ok &= rng.random(len(pool)) < self.p_react[pool]
         return pool[ok]
 
     def count_active(self, rows: np.ndarray, t: float) -> None:
@@ -237,7 +239,12 @@ class Seekers:
         key = (self.htype[rows].astype(np.int64) * 2 + self.aandacht[rows]) * n_munis + self.muni[
             rows
         ]
-        ukeys, row_of = np.unique(key, return_inverse=True)
+        # the distinct (type, aandachtsgroep, municipality) keys, sorted, and each row's
+        # index among them: np.unique's result, by a lookup table over the small key space
+        present = np.zeros(N_TYPES * 2 * n_munis, dtype=bool)
+        present[key] = True
+        ukeys = np.flatnonzero(present)
+        row_of = (np.cumsum(present) - 1)[key]
         ht, aa, mu = ukeys // (2 * n_munis), (ukeys // n_munis) % 2, ukeys % n_munis
         elig = np.where(
             advert_relaxed[None, :],
