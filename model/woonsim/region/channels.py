@@ -161,6 +161,32 @@ class DirectPlacement:
         return False
 
 
+class Ranking:
+    """The ranked reactions of one cycle: per advert, its reacting households in rank
+    order. Candidates are converted to Python ints a few at a time, as the offer walk
+    reaches them (an advert is usually let to one of its first few)."""
+
+    CHUNK = 8
+
+    def __init__(self, adverts: list[int], rows: np.ndarray, bounds: np.ndarray):
+        self._pos = dict(zip(adverts, range(len(adverts)), strict=True))
+        self._rows, self._bounds = rows, bounds.tolist()
+
+    def candidates(self, v: int):
+        """The households that reacted to advert v, best ranked first."""
+        k = self._pos.get(v)
+        if k is None:
+            return
+        a, b = self._bounds[k], self._bounds[k + 1]
+        while a < b:
+            c = min(b, a + self.CHUNK)
+            yield from self._rows[a:c].tolist()
+            a = c
+
+    def __getitem__(self, v: int) -> list[int]:
+        return list(self.candidates(v))
+
+
 class Adverts:
     """The aanbodmodel: one advert per remaining vacancy per cycle. Its members are the
     advert seekers (regular and urgent households) in activation order; each cycle the
@@ -190,7 +216,7 @@ class Adverts:
         self._member_arrival = seekers.arrival[self.members]  # sorted: activation order
         self._admitted = 0  # members[:admitted] have started searching
         self._pool = np.zeros(0, dtype=np.int64)  # searching: admitted, not housed, not gone
-        self._ranked: dict[int, list[int]] = {}
+        self._ranked = Ranking([], np.zeros(0, np.int64), np.zeros(1, np.int64))
 
     # --- who reacts to what --------------------------------------------------------------
     def searching(self, t: float) -> np.ndarray:
@@ -255,7 +281,7 @@ class Adverts:
     # --- the channel ---------------------------------------------------------------------
     def open_cycle(self, adverts: Sequence[int], t: float) -> None:
         """Reactions of the searching seekers to this cycle's adverts, ranked per advert."""
-        self._ranked = {}
+        self._ranked = Ranking([], np.zeros(0, np.int64), np.zeros(1, np.int64))
         if not adverts:
             return
         adv = np.asarray(adverts, dtype=np.int64)
@@ -269,24 +295,19 @@ class Adverts:
 
     def rank_reactions(
         self, rows: np.ndarray, advert_idx: np.ndarray, adv: np.ndarray, t: float
-    ) -> dict[int, list[int]]:
-        """{advert: reacting households, best ranked first} for reactions (rows[i] to
-        advert adv[advert_idx[i]])."""
+    ) -> Ranking:
+        """The reacting households of each advert, best ranked first, for reactions
+        (rows[i] to advert adv[advert_idx[i]])."""
         not_urgent, not_theirs, not_local, third = self.rank_keys(rows, adv[advert_idx], t)
-        # one small integer: urgency, then designation, then label
-        flags = not_urgent.astype(np.int8) * 4 + not_theirs * 2 + not_local
-        order = np.lexsort((third, flags, advert_idx))
-        ranked = rows[order].tolist()
-        bounds = np.searchsorted(advert_idx[order], np.arange(len(adv) + 1)).tolist()
-        return {
-            v: ranked[bounds[k] : bounds[k + 1]]
-            for k, v in enumerate(adv.tolist())
-            if bounds[k + 1] > bounds[k]
-        }
+        # one packed integer: the advert, then urgency, then designation, then label
+        flags = not_urgent.astype(np.int64) * 4 + not_theirs * 2 + not_local
+        order = np.lexsort((third, advert_idx.astype(np.int64) * 8 + flags))
+        bounds = np.searchsorted(advert_idx[order], np.arange(len(adv) + 1))
+        return Ranking(adv.tolist(), rows[order], bounds)
 
     def ranked(self, v: int) -> list[int]:
         """The households that reacted to advert v this cycle, best ranked first."""
-        return self._ranked.get(v, [])
+        return self._ranked[v]
 
     def _may_take(self, v: int, s: int) -> bool:
         if self.mode == "ring_fenced" and self.ledger.designated[v]:
@@ -296,7 +317,7 @@ class Adverts:
     def pop(self, v: int, t: float) -> int:
         sk, lg = self.seekers, self.ledger
         priority = self.mode in ("none", "floor") or bool(lg.designated[v])
-        for s in self._ranked.get(v, ()):
+        for s in self._ranked.candidates(v):
             if sk.is_housed(s) or not self._may_take(v, s):
                 continue
             lg.offers[v] += 1
