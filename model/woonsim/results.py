@@ -47,7 +47,9 @@ class RunResult:
     vacancy_time: np.ndarray
     vacancy_class: np.ndarray
     let_to: np.ndarray  # seeker row per vacancy, -1 when unused
-    reachable: np.ndarray | None  # (vacancies, groups): groups a vacancy may go to
+    # (vacancies, groups): groups a vacancy may go to; None where the allocator checks
+    # work conservation itself (regional runs, `woonsim.engine.allocator`)
+    reachable: np.ndarray | None
     waiting_in_lists: int  # seekers the rule's lists still hold at `now`
 
     @classmethod

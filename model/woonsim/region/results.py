@@ -75,6 +75,9 @@ class RegionResult:
             vacancy_time=let_time,
             vacancy_class=vc["designated"].astype(np.int8),
             let_to=vc["let_to"],
+            # work conservation needs each channel's own rule of who may take a vacancy
+            # (eligibility, budgets, urgency): the one allocator checks it at every cycle
+            # (`Channel.has_taker`), so the records-based check of stylized runs is off
             reachable=None,
             waiting_in_lists=seekers.count_waiting(now),
         )
