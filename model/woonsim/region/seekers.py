@@ -140,7 +140,6 @@ class Seekers:
         self.p_react = 1 - (1 - self.activity) ** al.cycle_weeks
         self.accept = np.array([x.accept for x in g])[self.group]
         self.binding_accept = al.urgency.binding_accept
-        self.cycle_weeks = al.cycle_weeks
         self.refusals_before_block = al.refusals_before_block
         self.block_years = al.block_weeks / 52
         self.own_municipality_weight = al.own_municipality_weight
