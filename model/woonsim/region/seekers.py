@@ -23,6 +23,7 @@ import numpy as np
 
 from woonsim.engine.draws import UniformDraws, poisson_times
 from woonsim.region.cells import ELIGIBLE, ELIGIBLE_RELAXED, KINDS, N_LOCAL, N_TYPES
+from woonsim.region.kernels import ONE_BELOW, draw_reactions
 from woonsim.region.scenario import RegionScenario
 from woonsim.region.taakstelling import period_of
 from woonsim.streams import stream
@@ -261,31 +262,21 @@ class Seekers:
         R, A = w.shape
         flat = (right + np.arange(R)[:, None]).ravel()
         k_of = np.minimum(K, n_elig[row_of])
-        chosen = np.full((len(rows), K), -1, dtype=np.int64)
-        removed = np.zeros(len(rows))
-        for j in range(K):
-            act = np.flatnonzero(k_of > j)
-            if len(act) == 0:
+        # the uniforms of round j, one per household still drawing (as many as k_of > j)
+        counts = [int((k_of > j).sum()) for j in range(K)]
+        blocks = []
+        for c in counts:
+            if c == 0:
                 break
-            r = row_of[act]
-            x = rng.random(len(act)) * (1 - removed[act])
-            # skip the intervals already chosen, in order of their left edge
-            prev = chosen[act, :j]
-            if j:
-                lefts = np.where(prev >= 0, left[r[:, None], np.maximum(prev, 0)], np.inf)
-                widths = np.where(prev >= 0, w[r[:, None], np.maximum(prev, 0)], 0.0)
-                order = np.argsort(lefts, axis=1)
-                lefts = np.take_along_axis(lefts, order, 1)
-                widths = np.take_along_axis(widths, order, 1)
-                for c in range(j):
-                    x = np.where(lefts[:, c] <= x, x + widths[:, c], x)
-            x = np.minimum(x, np.nextafter(1.0, 0.0))
-            a = np.searchsorted(flat, r + x, side="right") - r * A
-            a = np.minimum(a, A - 1)
-            dup = (prev == a[:, None]).any(axis=1) if j else np.zeros(len(act), bool)
-            a = np.where(dup, -1, a)
-            chosen[act, j] = a
-            removed[act] += np.where(a >= 0, w[r, np.maximum(a, 0)], 0.0)
+            blocks.append(rng.random(c))
+        uniforms = np.concatenate(blocks) if blocks else np.zeros(0)
+        offsets = np.zeros(K + 1, dtype=np.int64)
+        offsets[1 : len(blocks) + 1] = np.cumsum([len(b) for b in blocks])
+        offsets[len(blocks) + 1 :] = offsets[len(blocks)]
+        chosen = draw_reactions(
+            w, left, flat, row_of.astype(np.int64), k_of.astype(np.int64), uniforms, offsets,
+            K, A, ONE_BELOW,
+        )  # fmt: skip
         s_idx, j_idx = np.nonzero(chosen >= 0)
         return rows[s_idx], chosen[s_idx, j_idx]
 
