@@ -73,3 +73,18 @@ def test_reaction_draw_kernel_equals_the_numpy_formulation(K, seed):
     got = kernel(w, row_of, k_of, np.random.default_rng(100 + seed), K)
     np.testing.assert_array_equal(got, expected)
     assert (got >= 0).sum() > n // 2  # the test draws something
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_rank_order_equals_lexsort(seed):
+    """Sorting by (packed key, third) with ties in input order, as np.lexsort does;
+    thirds with many ties (registration dates) and without (lottery draws)."""
+    from woonsim.region.kernels import rank_order
+
+    g = np.random.default_rng(seed)
+    n, n_keys = 3000, 8 * 40
+    key = g.integers(0, n_keys, n).astype(np.int64)
+    third = np.round(g.random(n) * 20) if seed % 2 else g.random(n)  # ties, or none
+    order, bounds = rank_order(key, third, n_keys)
+    np.testing.assert_array_equal(order, np.lexsort((third, key)))
+    np.testing.assert_array_equal(bounds, np.searchsorted(key[order], np.arange(n_keys + 1)))

@@ -26,6 +26,7 @@ from itertools import pairwise
 import numpy as np
 
 from woonsim.region.cells import KINDS, N_LOCAL
+from woonsim.region.kernels import rank_order
 from woonsim.region.seekers import Seekers
 from woonsim.region.vacancies import VacancyLedger
 
@@ -301,9 +302,9 @@ class Adverts:
         not_urgent, not_theirs, not_local, third = self.rank_keys(rows, adv[advert_idx], t)
         # one packed integer: the advert, then urgency, then designation, then label
         flags = not_urgent.astype(np.int64) * 4 + not_theirs * 2 + not_local
-        order = np.lexsort((third, advert_idx.astype(np.int64) * 8 + flags))
-        bounds = np.searchsorted(advert_idx[order], np.arange(len(adv) + 1))
-        return Ranking(adv.tolist(), rows[order], bounds)
+        key = advert_idx.astype(np.int64) * 8 + flags
+        order, key_bounds = rank_order(key, third.astype(np.float64), 8 * len(adv))
+        return Ranking(adv.tolist(), rows[order], key_bounds[::8])
 
     def ranked(self, v: int) -> list[int]:
         """The households that reacted to advert v this cycle, best ranked first."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["ONE_BELOW", "draw_reactions"]
+__all__ = ["ONE_BELOW", "draw_reactions", "rank_order"]
 
 ONE_BELOW = float(np.nextafter(1.0, 0.0))  # the largest float below 1
 
@@ -87,3 +87,29 @@ def draw_reactions(w, left, flat, row_of, k_of, uniforms, offsets, K, A, one_bel
             if a >= 0:
                 removed[i] += w[r, a]
     return chosen
+
+
+@njit(cache=True)
+def rank_order(key, third, n_keys):
+    """The permutation that sorts reactions by (key, third), ties in input order: what
+    `np.lexsort((third, key))` gives. A stable counting sort by the small integer key,
+    then a stable sort of each key's reactions by `third`. Also returns the start of
+    each key's block (n_keys + 1 bounds)."""
+    n = len(key)
+    bounds = np.zeros(n_keys + 1, np.int64)
+    for i in range(n):
+        bounds[key[i] + 1] += 1
+    for k in range(n_keys):
+        bounds[k + 1] += bounds[k]
+    fill = bounds[:-1].copy()
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        k = key[i]
+        order[fill[k]] = i
+        fill[k] += 1
+    for k in range(n_keys):
+        a, b = bounds[k], bounds[k + 1]
+        if b - a > 1:
+            block = order[a:b].copy()
+            order[a:b] = block[np.argsort(third[block], kind="mergesort")]
+    return order, bounds
