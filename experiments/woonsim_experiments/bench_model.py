@@ -57,6 +57,8 @@ def _experiment_run(repo: Path) -> list[str]:
 
 
 def _scaled_region(repo: Path, n: int, folder: Path) -> Path:
+    import yaml
+
     from woonsim.scenario import load_scenario
 
     d = load_scenario(repo / "experiments" / "scenarios" / "haaglanden.yaml").model_dump(
@@ -64,8 +66,6 @@ def _scaled_region(repo: Path, n: int, folder: Path) -> Path:
     )
     d["municipalities"] = d["municipalities"][:n]
     d["burn_in_years"], d["years"] = 2, 3
-    import yaml
-
     path = folder / f"region_{n}.yaml"
     path.write_text(yaml.safe_dump(d, sort_keys=False), encoding="utf-8")
     return path

@@ -25,7 +25,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from woonsim.region.cells import KINDS, N_LOCAL
+from woonsim.region.cells import KINDS, N_LOCAL, N_TYPES
 from woonsim.region.kernels import rank_order
 from woonsim.region.seekers import Seekers
 from woonsim.region.vacancies import VacancyLedger
@@ -99,12 +99,12 @@ class DirectPlacement:
         rows: np.ndarray,
         contingent: bool,
         n_munis: int,
-        n_types: int,
         types_for_cell: list[list[int]],
     ):
         self.name, self.contingent = name, contingent
         self.seekers, self.ledger, self.budgets = seekers, ledger, budgets
-        self.n_types, self.types_for_cell = n_types, types_for_cell
+        self.types_for_cell = types_for_cell
+        n_types = self.n_types = N_TYPES
         key = seekers.muni[rows].astype(np.int64) * n_types + seekers.htype[rows]
         order = np.lexsort((seekers.arrival[rows], key))
         rows, key = rows[order], key[order]
@@ -187,6 +187,10 @@ class Ranking:
     def __getitem__(self, v: int) -> list[int]:
         return list(self.candidates(v))
 
+    @classmethod
+    def empty(cls) -> Ranking:
+        return cls([], np.zeros(0, np.int64), np.zeros(1, np.int64))
+
 
 class Adverts:
     """The aanbodmodel: one advert per remaining vacancy per cycle. Its members are the
@@ -217,7 +221,7 @@ class Adverts:
         self._member_arrival = seekers.arrival[self.members]  # sorted: activation order
         self._admitted = 0  # members[:admitted] have started searching
         self._pool = np.zeros(0, dtype=np.int64)  # searching: admitted, not housed, not gone
-        self._ranked = Ranking([], np.zeros(0, np.int64), np.zeros(1, np.int64))
+        self._ranked = Ranking.empty()
 
     # --- who reacts to what --------------------------------------------------------------
     def searching(self, t: float) -> np.ndarray:
@@ -282,7 +286,7 @@ class Adverts:
     # --- the channel ---------------------------------------------------------------------
     def open_cycle(self, adverts: Sequence[int], t: float) -> None:
         """Reactions of the searching seekers to this cycle's adverts, ranked per advert."""
-        self._ranked = Ranking([], np.zeros(0, np.int64), np.zeros(1, np.int64))
+        self._ranked = Ranking.empty()
         if not adverts:
             return
         adv = np.asarray(adverts, dtype=np.int64)
@@ -305,10 +309,6 @@ class Adverts:
         key = advert_idx.astype(np.int64) * 8 + flags
         order, key_bounds = rank_order(key, third.astype(np.float64), 8 * len(adv))
         return Ranking(adv.tolist(), rows[order], key_bounds[::8])
-
-    def ranked(self, v: int) -> list[int]:
-        """The households that reacted to advert v this cycle, best ranked first."""
-        return self._ranked[v]
 
     def _may_take(self, v: int, s: int) -> bool:
         if self.mode == "ring_fenced" and self.ledger.designated[v]:

@@ -30,7 +30,7 @@ from mesa.time import Priority
 from woonsim.data import region as region_table
 from woonsim.engine.allocator import Allocator
 from woonsim.region.budgets import Budgets
-from woonsim.region.cells import ELIGIBLE, KINDS, N_LOCAL, N_TYPES, ROUTES
+from woonsim.region.cells import ELIGIBLE, KINDS, N_LOCAL, ROUTES
 from woonsim.region.channels import Adverts, BindingOffers, DirectPlacement
 from woonsim.region.results import RegionResult
 from woonsim.region.scenario import RegionScenario
@@ -96,7 +96,7 @@ class RegionalMarket(mesa.Model):
         super().__init__(rng=stream(self.seed, "mesa"))
         self.spec = sc = scenario
         table = region_table(sc.municipalities).to_dict("records")
-        self.n_munis, self.n_types = len(table), N_TYPES
+        self.n_munis = len(table)
         self.codes = [r["code"] for r in table]
         self.dt = sc.allocation.cycle_weeks / 52.0
         self.horizon = sc.horizon
@@ -152,7 +152,7 @@ class RegionalMarket(mesa.Model):
                 st.national_population,
                 self.codes,
                 al.task_distribution,
-                self._key_weights.get(al.task_distribution, population),
+                self._key_weights[al.task_distribution],
             ),
             st.persons_per_household,
             self.horizon,
@@ -174,8 +174,7 @@ class RegionalMarket(mesa.Model):
         def direct(name: str, kind: str, contingent: bool) -> DirectPlacement:
             members = rows[sk.kind == KINDS[kind]]
             return DirectPlacement(
-                name, sk, lg, self.budgets, members, contingent, self.n_munis, N_TYPES,
-                types_for_cell,
+                name, sk, lg, self.budgets, members, contingent, self.n_munis, types_for_cell,
             )  # fmt: skip
 
         self.binding = BindingOffers(sk, lg, rows[sk.kind == KINDS["urgent"]])
