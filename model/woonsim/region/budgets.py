@@ -23,21 +23,21 @@ class Budgets:
     def __init__(self, staff_capacity: np.ndarray, contingent_budget: np.ndarray):
         M = len(staff_capacity)
         self.staff_capacity, self.contingent_budget = staff_capacity, contingent_budget
-        self.direct_used = np.zeros(M, np.int64)
-        self.contingent_used = np.zeros(M, np.int64)
-        self.staff_allowed = np.zeros(M)
-        self.contingent_allowed = np.zeros(M)
+        # Python lists: the channels look up one municipality at a time
+        self.direct_used = [0] * M
+        self.contingent_used = [0] * M
+        self.staff_allowed = [0.0] * M
+        self.contingent_allowed = [0.0] * M
         self._staff_carry = np.zeros(M)
         self._contingent_carry = np.zeros(M)
 
     def new_year(self) -> None:
         """Reset the year's use; this year's allowance is the budget plus the carry."""
-        self.direct_used[:] = 0
-        self.contingent_used[:] = 0
-        self.staff_allowed, self._staff_carry = _allow(self._staff_carry + self.staff_capacity)
-        self.contingent_allowed, self._contingent_carry = _allow(
-            self._contingent_carry + self.contingent_budget
-        )
+        M = len(self.direct_used)
+        self.direct_used, self.contingent_used = [0] * M, [0] * M
+        staff, self._staff_carry = _allow(self._staff_carry + self.staff_capacity)
+        contingent, self._contingent_carry = _allow(self._contingent_carry + self.contingent_budget)
+        self.staff_allowed, self.contingent_allowed = staff.tolist(), contingent.tolist()
 
     def left(self, mu: int, contingent: bool) -> bool:
         """Municipality `mu` can still place directly (a contingent placement on an

@@ -26,7 +26,7 @@ from itertools import pairwise
 import numpy as np
 
 from woonsim.region.cells import KINDS, N_LOCAL, N_TYPES
-from woonsim.region.kernels import rank_order
+from woonsim.region.kernels import offer_walk, rank_order, reaction_keys, refresh_pool
 from woonsim.region.seekers import Seekers
 from woonsim.region.vacancies import VacancyLedger
 
@@ -57,7 +57,7 @@ class BindingOffers:
             if expiry[self._head] > t:
                 break
             self._head += 1
-        cell = self.ledger.cell[v]
+        cell = self.ledger.cell_of[v]
         for k in range(self._head, len(rows)):
             if expiry[k] > t:
                 break
@@ -73,7 +73,7 @@ class BindingOffers:
     def has_taker(self, v: int, t: float) -> bool:
         """An urgent household past its search period waits for a binding offer that
         vacancy v suits (no state changes)."""
-        sk, cell = self.seekers, self.ledger.cell[v]
+        sk, cell = self.seekers, self.ledger.cell_of[v]
         for k in range(self._head, len(self._rows)):
             if self._expiry[k] > t:
                 break
@@ -124,13 +124,13 @@ class DirectPlacement:
         return self.contingent and not self.ledger.designated[v]
 
     def pop(self, v: int, t: float) -> int:
-        mu = int(self.ledger.muni[v])
+        mu = self.ledger.muni_of[v]
         arrived = bisect_right(self._arrivals[mu], t)
         if arrived == self._placed[mu] or not self.budgets.left(mu, self._needs_contingent(v)):
             return -1
         best, best_q, best_arr = -1, -1, np.inf
         arrival, gone = self.seekers.arrival_list, self.seekers.gone
-        for ty in self.types_for_cell[self.ledger.cell[v]]:
+        for ty in self.types_for_cell[self.ledger.cell_of[v]]:
             qi = mu * self.n_types + ty
             q, h = self._queues[qi], self._heads[qi]
             while h < len(q) and gone(q[h], t):
@@ -148,11 +148,11 @@ class DirectPlacement:
     def has_taker(self, v: int, t: float) -> bool:
         """Within budget, a household of the vacancy's municipality that it suits waits
         (no state changes)."""
-        mu = int(self.ledger.muni[v])
+        mu = self.ledger.muni_of[v]
         if not self.budgets.left(mu, self._needs_contingent(v)):
             return False
         arrival, gone = self.seekers.arrival_list, self.seekers.gone
-        for ty in self.types_for_cell[self.ledger.cell[v]]:
+        for ty in self.types_for_cell[self.ledger.cell_of[v]]:
             q = self._queues[mu * self.n_types + ty]
             h = self._heads[mu * self.n_types + ty]
             while h < len(q) and arrival[q[h]] <= t:
@@ -160,36 +160,6 @@ class DirectPlacement:
                     return True
                 h += 1
         return False
-
-
-class Ranking:
-    """The ranked reactions of one cycle: per advert, its reacting households in rank
-    order. Candidates are converted to Python ints a few at a time, as the offer walk
-    reaches them (an advert is usually let to one of its first few)."""
-
-    CHUNK = 8
-
-    def __init__(self, adverts: list[int], rows: np.ndarray, bounds: np.ndarray):
-        self._pos = dict(zip(adverts, range(len(adverts)), strict=True))
-        self._rows, self._bounds = rows, bounds.tolist()
-
-    def candidates(self, v: int):
-        """The households that reacted to advert v, best ranked first."""
-        k = self._pos.get(v)
-        if k is None:
-            return
-        a, b = self._bounds[k], self._bounds[k + 1]
-        while a < b:
-            c = min(b, a + self.CHUNK)
-            yield from self._rows[a:c].tolist()
-            a = c
-
-    def __getitem__(self, v: int) -> list[int]:
-        return list(self.candidates(v))
-
-    @classmethod
-    def empty(cls) -> Ranking:
-        return cls([], np.zeros(0, np.int64), np.zeros(1, np.int64))
 
 
 class Adverts:
@@ -220,21 +190,23 @@ class Adverts:
         self.members = np.flatnonzero((kind == KINDS["regular"]) | (kind == KINDS["urgent"]))
         self._member_arrival = seekers.arrival[self.members]  # sorted: activation order
         self._admitted = 0  # members[:admitted] have started searching
-        self._pool = np.zeros(0, dtype=np.int64)  # searching: admitted, not housed, not gone
-        self._ranked = Ranking.empty()
+        # searching: admitted, not housed, not gone (the first _n_pool entries)
+        self._pool = np.zeros(len(self.members), dtype=np.int64)
+        self._pool_deadline = np.zeros(len(self.members))
+        self._n_pool = 0
+        self._takers: dict[int, int] = {}
 
     # --- who reacts to what --------------------------------------------------------------
     def searching(self, t: float) -> np.ndarray:
-        """Members searching at t: started, not housed, not gone."""
+        """Members searching at t: started, not housed, not gone (in activation order)."""
         sk = self.seekers
         stop = int(np.searchsorted(self._member_arrival, t, side="right"))
-        if stop > self._admitted:
-            self._pool = np.concatenate([self._pool, self.members[self._admitted : stop]])
-            self._admitted = stop
-        pool = self._pool
-        pool = pool[~sk.housed[pool] & (sk.deadline[pool] > t)]
-        self._pool = pool
-        return pool
+        new = self.members[self._admitted : stop]
+        self._admitted = max(stop, self._admitted)
+        self._n_pool = refresh_pool(
+            self._pool, self._pool_deadline, self._n_pool, new, sk.deadline, sk.housed, t
+        )
+        return self._pool[: self._n_pool]
 
     def relaxed(self, adv: np.ndarray, t: float) -> np.ndarray:
         """Adverts unlet for relax_after_weeks: size and age-label rules no longer apply."""
@@ -255,38 +227,39 @@ class Adverts:
             self._react_rng,
         )
 
-    def _priority_applies(self, adv: np.ndarray) -> np.ndarray:
-        if self.mode in ("none", "floor"):
-            return np.ones(len(adv), dtype=bool)
-        return self.ledger.designated[adv]
-
-    def rank_keys(self, rows: np.ndarray, adv: np.ndarray, t: float):
-        """Rank keys, most important first: matching urgency; on an advert designated for
-        aandachtsgroepen, aandachtsgroep households; the local-binding label; then
-        registration time (earliest first), a lottery draw, or points."""
+    def rank_keys(self, rows: np.ndarray, advert_idx: np.ndarray, adv: np.ndarray, t: float):
+        """Rank keys of the reactions (rows[i] to vacancy adv[advert_idx[i]]), most
+        important first (`kernels.reaction_keys`): matching urgency; on an advert
+        designated for aandachtsgroepen, aandachtsgroep households; the local-binding
+        label; then registration time (earliest first), a lottery draw, or points.
+        Returns (advert position * 8 + flags, third key); one lottery draw per reaction."""
         sk, lg = self.seekers, self.ledger
-        urgent = (
-            (sk.kind[rows] == KINDS["urgent"])
-            & (sk.urgency_expiry[rows] > t)
-            & ~sk.urgency_lost[rows]
-            & self._priority_applies(adv)
-        )
-        local = lg.local[adv] & (sk.muni[rows] == lg.muni[adv])
-        if self.ranking == "points":
-            # wachtpunten: months registered; zoekpunten: months searching since the last
-            # refusal (lost on refusal)
-            since = np.maximum(sk.arrival[rows], sk.last_refusal[rows])
-            base = -(12 * (t - sk.registration[rows]) + 12 * (t - since))
-        else:
-            base = sk.registration[rows]
-        third = np.where(lg.lottery[adv], self._lottery_rng.random(len(adv)), base)
-        for_them = lg.designated[adv] & sk.aandacht[rows]
-        return (~urgent, ~for_them, ~local, third)
+        return reaction_keys(
+            rows, advert_idx, adv, t, sk.kind, sk.urgency_expiry, sk.urgency_lost, sk.muni,
+            sk.registration, sk.arrival, sk.last_refusal, sk.aandacht, lg.designated,
+            lg.local, lg.muni, lg.lottery, self._lottery_rng.random(len(rows)),
+            self.mode in ("none", "floor"), self.ranking == "points",
+        )  # fmt: skip
+
+    def rank_reactions(
+        self, rows: np.ndarray, advert_idx: np.ndarray, adv: np.ndarray, t: float
+    ) -> dict[int, list[int]]:
+        """{vacancy: its reacting households, best ranked first} for reactions (rows[i]
+        to vacancy adv[advert_idx[i]]): the order the offer walk follows."""
+        key, third = self.rank_keys(rows, advert_idx, adv, t)
+        order, bounds = rank_order(key, third, 8 * len(adv))
+        ranked = rows[order].tolist()
+        b = bounds[::8].tolist()
+        return {v: ranked[b[k] : b[k + 1]] for k, v in enumerate(adv.tolist())}
 
     # --- the channel ---------------------------------------------------------------------
     def open_cycle(self, adverts: Sequence[int], t: float) -> None:
-        """Reactions of the searching seekers to this cycle's adverts, ranked per advert."""
-        self._ranked = Ranking.empty()
+        """Let this cycle's adverts: the searching seekers react, the reactions are
+        ranked per advert, and offers go down each ranking, advert by advert in the
+        order given (`kernels.offer_walk`); `pop` then hands out the takers in that
+        order. Nothing else changes a household between the adverts of one batch, so
+        this is the letting that offering advert by advert would give."""
+        self._takers = {}
         if not adverts:
             return
         adv = np.asarray(adverts, dtype=np.int64)
@@ -296,33 +269,19 @@ class Adverts:
         rows, advert_idx = self.reactions(pool, adv, t)
         self.ledger.reactions[adv] += np.bincount(advert_idx, minlength=len(adv))
         self.seekers.count_active(rows, t)
-        self._ranked = self.rank_reactions(rows, advert_idx, adv, t)
-
-    def rank_reactions(
-        self, rows: np.ndarray, advert_idx: np.ndarray, adv: np.ndarray, t: float
-    ) -> Ranking:
-        """The reacting households of each advert, best ranked first, for reactions
-        (rows[i] to advert adv[advert_idx[i]])."""
-        not_urgent, not_theirs, not_local, third = self.rank_keys(rows, adv[advert_idx], t)
-        # one packed integer: the advert, then urgency, then designation, then label
-        flags = not_urgent.astype(np.int64) * 4 + not_theirs * 2 + not_local
-        key = advert_idx.astype(np.int64) * 8 + flags
-        order, key_bounds = rank_order(key, third.astype(np.float64), 8 * len(adv))
-        return Ranking(adv.tolist(), rows[order], key_bounds[::8])
-
-    def _may_take(self, v: int, s: int) -> bool:
-        if self.mode == "ring_fenced" and self.ledger.designated[v]:
-            return bool(self.seekers.aandacht[s])
-        return True
+        key, third = self.rank_keys(rows, advert_idx, adv, t)
+        sk, lg = self.seekers, self.ledger
+        offer_u, pos = sk.offer_draws.reserve(len(rows))  # at most one offer per reaction
+        takers, pos = offer_walk(
+            rows, key, third, adv, t, sk.housed, sk.accept, sk.aandacht, sk.kind,
+            sk.urgency_expiry, sk.urgency_lost, sk.refusals, sk.last_refusal, sk.streak,
+            sk.blocked_until, lg.designated, lg.offers, offer_u, pos,
+            self.mode in ("none", "floor"), self.mode == "ring_fenced",
+            sk.refusals_before_block, sk.block_years,
+        )  # fmt: skip
+        sk.offer_draws.consumed(pos)
+        self._takers = dict(zip(adverts, takers.tolist(), strict=True))
 
     def pop(self, v: int, t: float) -> int:
-        sk, lg = self.seekers, self.ledger
-        priority = self.mode in ("none", "floor") or bool(lg.designated[v])
-        for s in self._ranked.candidates(v):
-            if sk.is_housed(s) or not self._may_take(v, s):
-                continue
-            lg.offers[v] += 1
-            if sk.accepts(s):
-                return s
-            sk.refuse(s, t, ends_urgency=priority)
-        return -1
+        """The household that took advert v this cycle (from `open_cycle`), or -1."""
+        return self._takers.get(v, -1)

@@ -11,28 +11,184 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["ONE_BELOW", "draw_reactions", "rank_order"]
+__all__ = [
+    "ONE_BELOW",
+    "advert_weights",
+    "count_new_active",
+    "draw_reactions",
+    "offer_walk",
+    "rank_order",
+    "react_filter",
+    "reaction_keys",
+    "reaction_pairs",
+    "refresh_pool",
+]
+
+URGENT = 1  # cells.KINDS["urgent"]
 
 ONE_BELOW = float(np.nextafter(1.0, 0.0))  # the largest float below 1
 
 
 @njit(cache=True)
-def _bisect_right(a, x, lo, hi):
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if x < a[mid]:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+def refresh_pool(pool, pool_deadline, n, new, deadline, housed, t):
+    """The searching pool at t, in place: of its first n households and then the newly
+    started `new`, those not housed and not gone, in that order; `pool_deadline` holds
+    each pool member's deadline alongside (read in order, not gathered). Returns the
+    new size."""
+    m = 0
+    for i in range(n):
+        s = pool[i]
+        if not housed[s] and pool_deadline[i] > t:
+            pool[m] = s
+            pool_deadline[m] = pool_deadline[i]
+            m += 1
+    for s in new:
+        if not housed[s] and deadline[s] > t:
+            pool[m] = s
+            pool_deadline[m] = deadline[s]
+            m += 1
+    return m
 
 
 @njit(cache=True)
-def _search(flat, q, r, A):
-    """First index i with flat[i] > q (numpy's searchsorted, side right), looking in row
-    r's block first: flat is row r's cumulative weights plus r, row after row."""
+def react_filter(pool, blocked_until, p_react, u, t):
+    """The households of `pool` who react this cycle: not blocked at t, and u[i] below
+    their chance of reacting (u: one uniform per household of the pool)."""
+    out = np.empty(len(pool), np.int64)
+    n = 0
+    for i in range(len(pool)):
+        s = pool[i]
+        if blocked_until[s] <= t and u[i] < p_react[s]:
+            out[n] = s
+            n += 1
+    return out[:n]
+
+
+@njit(cache=True)
+def pairwise_sum(a, lo, n):
+    """Sum of a[lo:lo + n] in numpy's pairwise order (what `ndarray.sum` gives)."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    if n <= 128:
+        r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+        r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+        i = 8
+        while i < n - (n % 8):
+            r0 += a[lo + i]
+            r1 += a[lo + i + 1]
+            r2 += a[lo + i + 2]
+            r3 += a[lo + i + 3]
+            r4 += a[lo + i + 4]
+            r5 += a[lo + i + 5]
+            r6 += a[lo + i + 6]
+            r7 += a[lo + i + 7]
+            i += 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            res += a[lo + i]
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return pairwise_sum(a, lo, n2) + pairwise_sum(a, lo + n2, n - n2)
+
+
+@njit(cache=True)
+def advert_weights(
+    htype, aandacht, muni, rows, adv_local, adv_muni, adv_only, adv_relaxed,
+    eligible, eligible_relaxed, own_weight, n_munis, n_types, K, work,
+):  # fmt: skip
+    """The reaction weights of a cycle, per distinct (household type, aandachtsgroep,
+    municipality) key of the reacting households `rows`, in key order: weight 1 for an
+    advert the key may rent (relaxed rules on relaxed adverts; adverts only for
+    aandachtsgroepen need one), `own_weight` in its own municipality, 0 otherwise,
+    normalised per key. Returns (w, left edges, right edges plus the key's index, each
+    row after row (R keys x A adverts, flattened), each household's key index, its
+    number of draws min(K, eligible adverts), and per round j the number of households
+    that draw in it). `work` is reused scratch space of at least 3 * R * A floats."""
+    n, A = len(rows), len(adv_local)
+    n_keys = n_types * 2 * n_munis
+    key = np.empty(n, np.int64)
+    index = np.full(n_keys, -1, np.int64)
+    for i in range(n):
+        s = rows[i]
+        key[i] = (np.int64(htype[s]) * 2 + aandacht[s]) * n_munis + muni[s]
+        index[key[i]] = 0
+    R = 0
+    for k in range(n_keys):
+        if index[k] == 0:
+            index[k] = R
+            R += 1
+    ukeys = np.empty(R, np.int64)
+    for k in range(n_keys):
+        if index[k] >= 0:
+            ukeys[index[k]] = k
+    w = work[: R * A]
+    left = work[R * A : 2 * R * A]
+    flat = work[2 * R * A : 3 * R * A]
+    w[:] = 0.0
+    n_elig = np.zeros(R, np.int64)
+    for r in range(R):
+        k = ukeys[r]
+        ht, aa, mu = k // (2 * n_munis), (k // n_munis) % 2, k % n_munis
+        for a in range(A):
+            if adv_relaxed[a]:
+                ok = eligible_relaxed[ht, adv_local[a]]
+            else:
+                ok = eligible[ht, adv_local[a]]
+            if ok and (not adv_only[a] or aa == 1):
+                w[r * A + a] = own_weight if adv_muni[a] == mu else 1.0
+                if w[r * A + a] > 0:
+                    n_elig[r] += 1
+        mass = pairwise_sum(w, r * A, A)
+        acc = 0.0
+        for a in range(r * A, (r + 1) * A):
+            w[a] = w[a] / mass if mass > 0 else 0.0
+            acc = w[a] if a == r * A else acc + w[a]
+            left[a] = acc - w[a]
+            flat[a] = acc + r
+    row_of = np.empty(n, np.int64)
+    k_of = np.empty(n, np.int64)
+    counts = np.zeros(K, np.int64)
+    for i in range(n):
+        row_of[i] = index[key[i]]
+        k_of[i] = min(K, n_elig[row_of[i]])
+        for j in range(k_of[i]):
+            counts[j] += 1
+    return w, left, flat, row_of, k_of, counts
+
+
+@njit(cache=True)
+def _bisect_right(a, x, lo, hi):
+    """First index i in [lo, hi) with a[i] > x (hi if none); a sorted. Branch-free
+    halving: the same answer as `bisect.bisect_right`, without mispredicted jumps."""
+    n = hi - lo
+    if n <= 0:
+        return lo
+    base = lo
+    while n > 1:
+        half = n >> 1
+        if a[base + half - 1] <= x:
+            base += half
+        n -= half
+    return base + (a[base] <= x)
+
+
+@njit(cache=True)
+def _search(flat, q, r, A, start):
+    """First index i with flat[i] > q (numpy's searchsorted, side right): flat is row
+    r's cumulative weights plus r, row after row. The walk starts at `start`, a guess
+    inside row r's block (from `_guesses`), and moves to the answer; an answer outside
+    the block (rounding at its edges) is found by bisection."""
     lo, hi = r * A, (r + 1) * A
-    i = _bisect_right(flat, q, lo, hi)
+    i = start
+    while i > lo and flat[i - 1] > q:
+        i -= 1
+    while i < hi and not flat[i] > q:
+        i += 1
     if i == lo and lo > 0 and flat[lo - 1] > q:
         i = _bisect_right(flat, q, 0, lo)
     elif i == hi and hi < len(flat) and not flat[hi] > q:
@@ -41,18 +197,33 @@ def _search(flat, q, r, A):
 
 
 @njit(cache=True)
-def draw_reactions(w, left, flat, row_of, k_of, uniforms, offsets, K, A, one_below):
+def _guesses(flat, R, A, guess):
+    """Per row r and bucket b of [0, 1) in A buckets, into guess[r * A + b]: the first
+    position in row r whose cumulative weight exceeds b / A, where `_search` starts."""
+    for r in range(R):
+        a = 0
+        for b in range(A):
+            while a < A and flat[r * A + a] - r <= b / A:
+                a += 1
+            guess[r * A + b] = r * A + min(a, A - 1)
+
+
+@njit(cache=True)
+def draw_reactions(w, left, flat, row_of, k_of, uniforms, offsets, K, A, one_below, guess):
     """Each reacting household i draws up to k_of[i] distinct adverts from its row
-    row_of[i] of the weights w, without replacement: round j uses the next uniform of
+    row_of[i] of the weights w (rows of A, flattened; `left` their left edges, `flat`
+    their right edges plus the row index), without replacement: round j uses the next uniform of
     block j (uniforms[offsets[j]:offsets[j + 1]], one per household still drawing),
     scaled to the weight not yet taken, skips the intervals already chosen in order of
-    their left edge, and inverts the cumulative weights. Returns (households, K) advert
-    positions, -1 where none was drawn."""
+    their left edge, and inverts the cumulative weights. `guess` is scratch space of at
+    least R * A integers. Returns (households, K) advert positions, -1 where none was
+    drawn."""
     n = len(row_of)
     chosen = np.full((n, K), -1, np.int64)
     removed = np.zeros(n)
     lefts = np.empty(K)
     widths = np.empty(K)
+    _guesses(flat, len(flat) // A if A else 0, A, guess)
     for j in range(K):
         u = offsets[j]
         if u == offsets[j + 1]:
@@ -64,20 +235,24 @@ def draw_reactions(w, left, flat, row_of, k_of, uniforms, offsets, K, A, one_bel
             x = uniforms[u] * (1 - removed[i])
             u += 1
             if j:
+                # the intervals already chosen, in order of their left edge (insertion
+                # sort: no two chosen intervals share a left edge; none drawn: +inf)
                 for c in range(j):
                     p = chosen[i, c]
-                    if p >= 0:
-                        lefts[c] = left[r, p]
-                        widths[c] = w[r, p]
-                    else:
-                        lefts[c] = np.inf
-                        widths[c] = 0.0
-                order = np.argsort(lefts[:j])
+                    lo_c = left[r * A + p] if p >= 0 else np.inf
+                    wd_c = w[r * A + p] if p >= 0 else 0.0
+                    d = c
+                    while d > 0 and lefts[d - 1] > lo_c:
+                        lefts[d] = lefts[d - 1]
+                        widths[d] = widths[d - 1]
+                        d -= 1
+                    lefts[d] = lo_c
+                    widths[d] = wd_c
                 for c in range(j):
-                    if lefts[order[c]] <= x:
-                        x = x + widths[order[c]]
+                    if lefts[c] <= x:
+                        x = x + widths[c]
             x = min(x, one_below)
-            a = _search(flat, r + x, r, A) - r * A
+            a = _search(flat, r + x, r, A, guess[r * A + min(int(x * A), A - 1)]) - r * A
             a = min(a, A - 1)
             for c in range(j):
                 if chosen[i, c] == a:
@@ -85,16 +260,13 @@ def draw_reactions(w, left, flat, row_of, k_of, uniforms, offsets, K, A, one_bel
                     break
             chosen[i, j] = a
             if a >= 0:
-                removed[i] += w[r, a]
+                removed[i] += w[r * A + a]
     return chosen
 
 
 @njit(cache=True)
-def rank_order(key, third, n_keys):
-    """The permutation that sorts reactions by (key, third), ties in input order: what
-    `np.lexsort((third, key))` gives. A stable counting sort by the small integer key,
-    then a stable sort of each key's reactions by `third`. Also returns the start of
-    each key's block (n_keys + 1 bounds)."""
+def _counting_order(key, n_keys):
+    """The stable order of reactions by the small integer key, and each key's bounds."""
     n = len(key)
     bounds = np.zeros(n_keys + 1, np.int64)
     for i in range(n):
@@ -107,9 +279,167 @@ def rank_order(key, third, n_keys):
         k = key[i]
         order[fill[k]] = i
         fill[k] += 1
+    return order, bounds
+
+
+@njit(cache=True)
+def rank_order(key, third, n_keys):
+    """The permutation that sorts reactions by (key, third), ties in input order: what
+    `np.lexsort((third, key))` gives. A stable counting sort by the small integer key,
+    then a stable sort of each key's reactions by `third`. Also returns the start of
+    each key's block (n_keys + 1 bounds)."""
+    order, bounds = _counting_order(key, n_keys)
     for k in range(n_keys):
         a, b = bounds[k], bounds[k + 1]
         if b - a > 1:
             block = order[a:b].copy()
             order[a:b] = block[np.argsort(third[block], kind="mergesort")]
     return order, bounds
+
+
+@njit(cache=True)
+def reaction_pairs(chosen, rows):
+    """(household rows, advert positions) of the drawn reactions, household by household
+    and round by round (the order of `np.nonzero(chosen >= 0)`)."""
+    n, K = chosen.shape
+    m = 0
+    for i in range(n):
+        for j in range(K):
+            if chosen[i, j] >= 0:
+                m += 1
+    out_rows = np.empty(m, np.int64)
+    out_adv = np.empty(m, np.int64)
+    m = 0
+    for i in range(n):
+        for j in range(K):
+            if chosen[i, j] >= 0:
+                out_rows[m] = rows[i]
+                out_adv[m] = chosen[i, j]
+                m += 1
+    return out_rows, out_adv
+
+
+@njit(cache=True)
+def count_new_active(rows, last_active_year, y):
+    """Mark the households of `rows` (repeats allowed) active in year y; returns how many
+    were not yet (the monitors' actief woningzoekende, counted once a year)."""
+    new = 0
+    for s in rows:
+        if last_active_year[s] != y:
+            last_active_year[s] = y
+            new += 1
+    return new
+
+
+@njit(cache=True)
+def reaction_keys(
+    rows, adv_pos, adv, t, kind, urgency_expiry, urgency_lost, muni, registration,
+    arrival, last_refusal, aandacht, designated, local, adv_muni, lottery, lottery_u,
+    priority_everywhere, points,
+):  # fmt: skip
+    """Rank keys of reactions (household rows[i] to vacancy adv[adv_pos[i]]), most
+    important first, packed with the advert as (advert position * 8 + flags) and a third
+    key: flags are not matching urgency (an urgent household within its search period,
+    urgency not lost, on an advert where priority applies: everywhere, or designated
+    adverts), not an aandachtsgroep household on an advert designated for them, not
+    local on a local-binding advert; the third is registration time, the lottery draw
+    `lottery_u[i]` on a lottery advert, or minus the points (wachtpunten: months
+    registered, plus zoekpunten: months searching since the last refusal)."""
+    n = len(rows)
+    key = np.empty(n, np.int64)
+    third = np.empty(n)
+    for i in range(n):
+        s, v = rows[i], adv[adv_pos[i]]
+        urgent = (
+            kind[s] == URGENT
+            and urgency_expiry[s] > t
+            and not urgency_lost[s]
+            and (priority_everywhere or designated[v])
+        )
+        for_them = designated[v] and aandacht[s]
+        is_local = local[v] and muni[s] == adv_muni[v]
+        key[i] = adv_pos[i] * 8 + (not urgent) * 4 + (not for_them) * 2 + (not is_local)
+        if lottery[v]:
+            third[i] = lottery_u[i]
+        elif points:
+            since = max(arrival[s], last_refusal[s])
+            third[i] = -(12 * (t - registration[s]) + 12 * (t - since))
+        else:
+            third[i] = registration[s]
+    return key, third
+
+
+@njit(cache=True)
+def offer_walk(
+    rows, key, third, adv, t, housed, accept, aandacht, kind, urgency_expiry,
+    urgency_lost, refusals, last_refusal, streak, blocked_until, designated, offers,
+    offer_u, offer_pos, priority_everywhere, ring_fenced, refusals_before_block,
+    block_years,
+):  # fmt: skip
+    """Let the cycle's adverts adv, in order: offers go down each advert's ranking (by
+    key, then third, ties in reaction order: the order `rank_order` gives) to the first
+    household not yet housed and allowed to take it (ring-fenced designated adverts:
+    aandachtsgroep households only), each offer counted and accepted when the next
+    uniform offer_u[offer_pos] is below the household's acceptance chance; a refusal
+    is counted, ends urgency where priority applied, and blocks reactions for
+    `block_years` after `refusals_before_block` in a row. Candidates are selected as
+    the walk reaches them (an advert is usually let to one of its first few); a long
+    walk sorts the rest of its block once. Returns the taker of each advert (-1: none)
+    and the offers position after the cycle."""
+    A = len(adv)
+    order, bounds = _counting_order(key, 8 * A)
+    used = np.zeros(len(rows), np.bool_)
+    takers = np.full(A, -1, np.int64)
+    for a in range(A):
+        v = adv[a]
+        prio = priority_everywhere or designated[v]
+        fenced = ring_fenced and designated[v]
+        for k in range(8 * a, 8 * a + 8):
+            lo, hi = bounds[k], bounds[k + 1]
+            picked = 0
+            rest = np.empty(0, np.int64)
+            while True:
+                if picked < 8:
+                    best = -1
+                    for p in range(lo, hi):
+                        if not used[p] and (best < 0 or third[order[p]] < third[order[best]]):
+                            best = p
+                    if best < 0:
+                        break
+                    used[best] = True
+                    i = order[best]
+                else:
+                    if picked == 8:  # the rest of the block, sorted once
+                        left = np.empty(hi - lo, np.int64)
+                        m = 0
+                        for p in range(lo, hi):
+                            if not used[p]:
+                                left[m] = order[p]
+                                m += 1
+                        left = left[:m]
+                        rest = left[np.argsort(third[left], kind="mergesort")]
+                    if picked - 8 >= len(rest):
+                        break
+                    i = rest[picked - 8]
+                picked += 1
+                s = rows[i]
+                if housed[s] or (fenced and not aandacht[s]):
+                    continue
+                offers[v] += 1
+                u = offer_u[offer_pos]
+                offer_pos += 1
+                if u < accept[s]:
+                    takers[a] = s
+                    housed[s] = True
+                    break
+                refusals[s] += 1
+                last_refusal[s] = t
+                if prio and kind[s] == URGENT and urgency_expiry[s] > t:
+                    urgency_lost[s] = True
+                streak[s] += 1
+                if streak[s] >= refusals_before_block:
+                    blocked_until[s] = t + block_years
+                    streak[s] = 0
+            if takers[a] >= 0:
+                break
+    return takers, offer_pos

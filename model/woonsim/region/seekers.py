@@ -21,9 +21,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from woonsim.engine.draws import UniformDraws, poisson_times
+from woonsim.engine.draws import UniformBuffer, poisson_times
 from woonsim.region.cells import ELIGIBLE, ELIGIBLE_RELAXED, KINDS, N_LOCAL, N_TYPES
-from woonsim.region.kernels import ONE_BELOW, draw_reactions
+from woonsim.region.kernels import (
+    ONE_BELOW,
+    advert_weights,
+    count_new_active,
+    draw_reactions,
+    react_filter,
+    reaction_pairs,
+)
 from woonsim.region.scenario import RegionScenario
 from woonsim.region.taakstelling import period_of
 from woonsim.streams import stream
@@ -150,7 +157,8 @@ class Seekers:
         # scalar look-ups in the channels' Python loops are faster on lists
         self.arrival_list = self.arrival.tolist()
         self.deadline_list = self.deadline.tolist()
-        self._offer_draw = UniformDraws(stream(seed, "offers"), block=1 << 14)
+        self.offer_draws = UniformBuffer(stream(seed, "offers"))
+        self._work, self._guess = np.empty(0), np.empty(0, np.int64)
 
     def __len__(self) -> int:
         return len(self.arrival)
@@ -182,11 +190,11 @@ class Seekers:
     # --- behaviour -------------------------------------------------------------------
     def accepts(self, s: int) -> bool:
         """Whether household s accepts an offer (one draw from the offers stream)."""
-        return self._offer_draw() < self.accept[s]
+        return self.offer_draws() < self.accept[s]
 
     def accepts_binding(self) -> bool:
         """Whether a binding urgency offer is accepted (one draw from the offers stream)."""
-        return self._offer_draw() < self.binding_accept
+        return self.offer_draws() < self.binding_accept
 
     def refuse(self, s: int, t: float, ends_urgency: bool) -> None:
         """Household s refuses an offer at t: counted; refusing a suitable offer within
@@ -209,18 +217,13 @@ class Seekers:
     def reacting(self, pool: np.ndarray, t: float, rng: np.random.Generator) -> np.ndarray:
         """Of the searching households `pool`, those who react this cycle: not blocked,
         and active this cycle with probability 1 - (1 - weekly_activity)^cycle_weeks."""
-        ok = self.blocked_until[pool] <= t
-        ok &= rng.random(len(pool)) < self.p_react[pool]
-        return pool[ok]
+        return react_filter(pool, self.blocked_until, self.p_react, rng.random(len(pool)), t)
 
     def count_active(self, rows: np.ndarray, t: float) -> None:
         """Count each household that reacts once per calendar year (the monitors'
         definition of an active seeker)."""
         y = period_of(t, 1)
-        new = rows[self.last_active_year[rows] != y]
-        new = np.unique(new)
-        self.active_per_year[y] += len(new)
-        self.last_active_year[new] = y
+        self.active_per_year[y] += count_new_active(rows, self.last_active_year, y)
 
     def choose_adverts(
         self,
@@ -236,36 +239,18 @@ class Seekers:
         """Each reacting household reacts to up to K distinct adverts it may rent, drawn
         without replacement with weight `own_municipality_weight` for its own
         municipality. Returns (household rows, advert positions), one pair per reaction."""
-        key = (self.htype[rows].astype(np.int64) * 2 + self.aandacht[rows]) * n_munis + self.muni[
-            rows
-        ]
-        # the distinct (type, aandachtsgroep, municipality) keys, sorted, and each row's
-        # index among them: np.unique's result, by a lookup table over the small key space
-        present = np.zeros(N_TYPES * 2 * n_munis, dtype=bool)
-        present[key] = True
-        ukeys = np.flatnonzero(present)
-        row_of = (np.cumsum(present) - 1)[key]
-        ht, aa, mu = ukeys // (2 * n_munis), (ukeys // n_munis) % 2, ukeys % n_munis
-        elig = np.where(
-            advert_relaxed[None, :],
-            ELIGIBLE_RELAXED[ht][:, advert_local],
-            ELIGIBLE[ht][:, advert_local],
-        )
-        w = elig & (~advert_only_aandacht[None, :] | (aa[:, None] == 1))
-        w = w * np.where(advert_muni[None, :] == mu[:, None], self.own_municipality_weight, 1.0)
-        mass = w.sum(axis=1)
-        n_elig = (w > 0).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            w = np.where(mass[:, None] > 0, w / mass[:, None], 0.0)
-        right = np.cumsum(w, axis=1)
-        left = right - w
-        R, A = w.shape
-        flat = (right + np.arange(R)[:, None]).ravel()
-        k_of = np.minimum(K, n_elig[row_of])
-        # the uniforms of round j, one per household still drawing (as many as k_of > j)
-        counts = [int((k_of > j).sum()) for j in range(K)]
+        # scratch space for the weights of every (key, advert), reused from cycle to cycle
+        size = min(N_TYPES * 2 * n_munis, len(rows)) * max(len(advert_local), 1)
+        if len(self._work) < 3 * size:
+            self._work, self._guess = np.empty(3 * size), np.empty(size, np.int64)
+        w, left, flat, row_of, k_of, counts = advert_weights(
+            self.htype, self.aandacht, self.muni, rows, advert_local, advert_muni,
+            advert_only_aandacht, advert_relaxed, ELIGIBLE, ELIGIBLE_RELAXED,
+            float(self.own_municipality_weight), n_munis, N_TYPES, K, self._work,
+        )  # fmt: skip
+        # the uniforms of round j, one per household still drawing in it
         blocks = []
-        for c in counts:
+        for c in counts.tolist():
             if c == 0:
                 break
             blocks.append(rng.random(c))
@@ -274,11 +259,10 @@ class Seekers:
         offsets[1 : len(blocks) + 1] = np.cumsum([len(b) for b in blocks])
         offsets[len(blocks) + 1 :] = offsets[len(blocks)]
         chosen = draw_reactions(
-            w, left, flat, row_of.astype(np.int64), k_of.astype(np.int64), uniforms, offsets,
-            K, A, ONE_BELOW,
+            w, left, flat, row_of, k_of, uniforms, offsets, K, len(advert_local), ONE_BELOW,
+            self._guess,
         )  # fmt: skip
-        s_idx, j_idx = np.nonzero(chosen >= 0)
-        return rows[s_idx], chosen[s_idx, j_idx]
+        return reaction_pairs(chosen, rows)
 
     # --- counts ----------------------------------------------------------------------
     def count_waiting(self, t: float) -> int:

@@ -54,6 +54,10 @@ class VacancyLedger:
         self.reactions = np.zeros(c, np.int64)
         self.offers = np.zeros(c, np.int64)
         self.open: list[int] = []  # vacancies not yet let (carried over)
+        # the municipality and cell of every vacancy as Python lists, for the channels'
+        # one-vacancy look-ups (fixed when the vacancy arises)
+        self.muni_of: list[int] = []
+        self.cell_of: list[int] = []
 
     def __len__(self) -> int:
         return self.n
@@ -91,6 +95,8 @@ class VacancyLedger:
         self.local[ids] = self._label_rng.random(n) < self.local_binding_share
         self.n += n
         self.open.extend(ids.tolist())
+        self.muni_of.extend(self.muni[ids].tolist())
+        self.cell_of.extend(self.cell[ids].tolist())
         return ids
 
     def record_lettings(self, v: np.ndarray, s: np.ndarray, t: float) -> None:
