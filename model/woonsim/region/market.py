@@ -254,6 +254,7 @@ class RegionalMarket(mesa.Model):
         out = self._route_names(self.allocator.allocate_cycle(vacancies, t1))
         self._record_lettings(out, t1)
         lg.open = [v for v in vacancies if v not in out]
+        self._withdraw_unlet(t1)
         self.cycles_done = k + 1
         if self.cycles_done < self.n_cycles:
             self.schedule_event(self._cycle, at=self._cycle_end(k + 1), priority=Priority.HIGH)
@@ -267,6 +268,24 @@ class RegionalMarket(mesa.Model):
             self.run_until(self._cycle_end(k - 1))
 
     # --- flows between the parts ------------------------------------------------------
+    def _withdraw_unlet(self, t1: float) -> None:
+        """Vacancies unlet for `withdraw_after_weeks` are let outside the lists (direct
+        te huur, to a household not on the region's lists): occupied from now on, no
+        longer advertised (docs/ODD.md §B1.3; an ASSUMPTION). This keeps a loose market's
+        open vacancies, and so its cost per cycle, bounded."""
+        weeks = self.spec.allocation.withdraw_after_weeks
+        lg = self.vacancies
+        if weeks is None or not lg.open:
+            return
+        open_ = np.asarray(lg.open, dtype=np.int64)
+        old = t1 - lg.arise[open_] >= weeks / 52 - 1e-9
+        if not old.any():
+            return
+        gone = open_[old]
+        lg.withdraw(gone, t1)
+        self.stock.let(lg.cell[gone])
+        lg.open = open_[~old].tolist()
+
     def _release_chain_vacancies(self, t1: float) -> None:
         """A housed doorstromer's old dwelling falls vacant at the end of the notice."""
         due = [c for c in self._chain_pending if c[0] <= t1]

@@ -133,6 +133,9 @@ class RegionResult:
             "refusals_per_letting": float((v["offers"][let] - 1).mean()) if let.any() else None,
             "vacancy_chain_length": _dist(chains) if len(chains) else None,
             "vacancies_open_at_end": len(m.vacancies.open),
+            "vacancies_withdrawn_per_year": float(
+                self._reported(np.nan_to_num(v["withdrawn"], nan=-1.0)).sum() / years
+            ),
             **self._seeker_counts(),
             "statushouder_backlog_at_end": self.statushouder_backlog()[-1].tolist(),
         }
@@ -363,6 +366,7 @@ class RegionResult:
                 "lottery": pa.array(v["lottery"]),
                 "let_time": pa.array(v["let_time"], mask=~let),
                 "seeker": pa.array(v["let_to"], mask=~let),
+                "withdrawn": pa.array(v["withdrawn"], mask=np.isnan(v["withdrawn"])),
                 "reactions": pa.array(v["reactions"]),
                 "offers": pa.array(v["offers"]),
             }
@@ -414,6 +418,13 @@ class RegionResult:
             raise InvariantError("a dwelling was let to a household it does not suit")
         if (v["let_time"][let] < v["arise"][let] - 1e-9).any():
             raise InvariantError("a dwelling was let before it fell vacant")
+        out = ~np.isnan(v["withdrawn"])
+        weeks = m.spec.allocation.withdraw_after_weeks
+        if (out & (v["let_to"] >= 0)).any() or (
+            out.any()
+            and (weeks is None or (v["withdrawn"][out] - v["arise"][out] < weeks / 52 - 1e-6).any())
+        ):
+            raise InvariantError("a vacancy was withdrawn while let, or before its time")
         kinds = m.seekers.kind[v["let_to"][let]]
         direct = np.isin(m.seekers.route[v["let_to"][let]], [3, 4])
         if (direct & ~np.isin(kinds, [KINDS["statushouder"], KINDS["contingent"]])).any():

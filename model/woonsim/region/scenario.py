@@ -115,6 +115,9 @@ class AllocationSpec(Spec):
     ranking: Literal["registration", "points"] = "registration"
     local_binding_share: Annotated[float, Field(ge=0, le=0.5)] = 0.25
     relax_after_weeks: NonNeg = 8.0  # unlet that long: size and age-label rules lapse
+    # unlet that long: let outside the lists (direct te huur, to a household not on the
+    # region's lists), occupied from then on; None keeps it advertised (an ASSUMPTION)
+    withdraw_after_weeks: Pos | None = 26.0
     refusals_before_block: Annotated[int, Field(ge=1)] = 3
     block_weeks: NonNeg = 13.0
     quota: Quota = Quota()

@@ -4,7 +4,8 @@ A vacancy arises from a tenant's departure (`source` 0), a new-build completion 
 vacancy chain (2: the old dwelling of a housed doorstromer, `chain` the chain's first
 vacancy and `link` its place in the chain). When it arises it gets its labels: designated
 for aandachtsgroepen (the quota), a lottery advert, local binding. It stays open, and is
-offered again every cycle, until it is let.
+offered again every cycle, until it is let, or until it is withdrawn: let outside the
+lists after `allocation.withdraw_after_weeks` unlet (`withdrawn`, the time).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class VacancyLedger:
         self.local = np.zeros(c, bool)
         self.let_time = np.full(c, np.nan)
         self.let_to = np.full(c, -1, np.int64)
+        self.withdrawn = np.full(c, np.nan)
         self.reactions = np.zeros(c, np.int64)
         self.offers = np.zeros(c, np.int64)
         self.open: list[int] = []  # vacancies not yet let (carried over)
@@ -77,6 +79,7 @@ class VacancyLedger:
         self.local = _grow(self.local, n, cap, False)
         self.let_time = _grow(self.let_time, n, cap, np.nan)
         self.let_to = _grow(self.let_to, n, cap, -1)
+        self.withdrawn = _grow(self.withdrawn, n, cap, np.nan)
         self.reactions = _grow(self.reactions, n, cap, 0)
         self.offers = _grow(self.offers, n, cap, 0)
 
@@ -104,6 +107,10 @@ class VacancyLedger:
         self.let_time[v] = t
         self.let_to[v] = s
 
+    def withdraw(self, v: np.ndarray, t: float) -> None:
+        """Vacancies `v`, unlet too long, are let outside the lists at t."""
+        self.withdrawn[v] = t
+
     def columns(self) -> dict[str, np.ndarray]:
         """Every column, cut to the vacancies recorded (views, not copies)."""
         n = self.n
@@ -119,6 +126,7 @@ class VacancyLedger:
             "local": self.local[:n],
             "let_time": self.let_time[:n],
             "let_to": self.let_to[:n],
+            "withdrawn": self.withdrawn[:n],
             "reactions": self.reactions[:n],
             "offers": self.offers[:n],
         }
