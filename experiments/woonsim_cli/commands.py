@@ -7,6 +7,7 @@ and nothing written.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -147,7 +148,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out: {out} exists and is not a directory")
     result = run(scenario, args.seed)
     written = write_run(result, out)
-    summary = result.summary()
+    # the summary just written (computing it again costs a quarter of a second)
+    summary = json.loads((written / "summary.json").read_text(encoding="utf-8"))
     (_print_region if "region" in summary else _print_summary)(summary)
     files = ", ".join(sorted(p.name for p in written.iterdir()))
     print(f"wrote {out}: {files}")

@@ -94,6 +94,8 @@ class Allocator:
         out: list[tuple[int, int, int]] = []
         batches: dict[int, list[int]] | None = None
         route_class, on_let = self.route_class, self.on_let
+        if times is not None:
+            return self._let_each_at_its_time(vacancies, times, out)
         # this call's routes, with each channel's bound methods looked up once
         steps = [tuple((k, ch.batched, ch.pop, ch) for k, ch in r) for r in self._steps]
         for v, tv in zip(vacancies, repeat(t) if times is None else times, strict=False):
@@ -127,6 +129,25 @@ class Allocator:
                         on_let(v, s, k)
                 else:
                     _check_unlet(v, t, steps[route_class(v)])
+        return out
+
+    def _let_each_at_its_time(self, vacancies, times, out: list) -> list[tuple[int, int, int]]:
+        """`allocate_cycle` for a run of cycles of one vacancy each, at its own time (the
+        stylized market's hot loop: no batched channel, so no batches to collect)."""
+        if any(ch.batched for r in self._steps for _, ch in r):
+            raise ValueError("a cycle with per-vacancy times has no batched channel")
+        route_class, on_let, append = self.route_class, self.on_let, out.append
+        pops = [tuple((k, ch.pop) for k, ch in r) for r in self._steps]
+        for v, tv in zip(vacancies, times, strict=True):
+            for k, pop in pops[route_class(v)]:
+                s = pop(v, tv)
+                if s >= 0:
+                    append((v, s, k))
+                    if on_let is not None:
+                        on_let(v, s, k)
+                    break
+            else:
+                _check_unlet(v, tv, [(k, False, None, ch) for k, ch in self._steps[route_class(v)]])
         return out
 
 
