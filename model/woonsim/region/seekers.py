@@ -11,9 +11,10 @@ Behaviour:
   1 - (1 - weekly_activity)^cycle_weeks, unless blocked after refusals
   (`reacting`), to up to K eligible adverts, with weight `own_municipality_weight` for
   adverts in their own municipality (`choose_adverts`);
-- **accept / refuse**: an offer is accepted with the group's probability (`accepts`,
-  `accepts_binding`); a refusal counts, may end urgency and blocks after
-  `refusals_before_block` refusals in a row (`refuse`);
+- **accept / refuse**: an offer is accepted with the group's probability (on adverts in
+  the offer walk, `kernels.offer_walk`; binding offers: `accepts_binding`); a refusal
+  counts, may end urgency and blocks after `refusals_before_block` refusals in a row
+  (`kernels.offer_walk`; binding: `refuse_binding`);
 - **give up**: a seeker leaves the list at their patience deadline (`gone`).
 """
 
@@ -188,26 +189,9 @@ class Seekers:
         )
 
     # --- behaviour -------------------------------------------------------------------
-    def accepts(self, s: int) -> bool:
-        """Whether household s accepts an offer (one draw from the offers stream)."""
-        return self.offer_draws() < self.accept[s]
-
     def accepts_binding(self) -> bool:
         """Whether a binding urgency offer is accepted (one draw from the offers stream)."""
         return self.offer_draws() < self.binding_accept
-
-    def refuse(self, s: int, t: float, ends_urgency: bool) -> None:
-        """Household s refuses an offer at t: counted; refusing a suitable offer within
-        the urgent search period ends urgency (`ends_urgency`: the offer carried urgent
-        priority); `refusals_before_block` refusals in a row block reactions for a while."""
-        self.refusals[s] += 1
-        self.last_refusal[s] = t
-        if ends_urgency and self.kind[s] == KINDS["urgent"] and self.urgency_expiry[s] > t:
-            self.urgency_lost[s] = True
-        self.streak[s] += 1
-        if self.streak[s] >= self.refusals_before_block:
-            self.blocked_until[s] = t + self.block_years
-            self.streak[s] = 0
 
     def refuse_binding(self, s: int) -> None:
         """Household s refuses its binding offer: its urgency ends."""
