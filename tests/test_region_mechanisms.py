@@ -1014,3 +1014,25 @@ def test_work_conservation_holds_for_the_honest_channels():
     m = RegionalMarket(sc, 21)
     m.run()  # checked every cycle; raises on a violation
     assert m.cycles_done == m.n_cycles
+
+
+def test_long_unlet_vacancies_are_withdrawn_on_time_and_only_then():
+    """A loose market (few seekers): a vacancy unlet for withdraw_after_weeks is let
+    outside the lists at the first cycle end at or after that age, never let through them,
+    and nothing older stays open; without the rule nothing is withdrawn."""
+    loose = [{**REGULAR, "inflow_per_1000_households": 1.0}]
+    weeks = 4.0
+    with_rule = run(region(loose, allocation={"withdraw_after_weeks": weeks}), seed=3)
+    without = run(region(loose, allocation={"withdraw_after_weeks": None}), seed=3)
+    v = with_rule.vac
+    out = ~np.isnan(v["withdrawn"])
+    assert out.sum() > 10
+    assert (v["let_to"][out] < 0).all()
+    age = v["withdrawn"][out] - v["arise"][out]
+    assert (age >= weeks / 52 - 1e-9).all() and (age < (weeks + 1) / 52 + 1e-9).all()
+    still_open = np.asarray(with_rule.vacancies.open, dtype=np.int64)
+    assert (with_rule.horizon - v["arise"][still_open] < weeks / 52).all()
+    assert np.isnan(without.vac["withdrawn"]).all()
+    assert len(without.vacancies.open) > len(still_open)
+    summary = with_rule.summary()["region"]
+    assert summary["vacancies_withdrawn_per_year"] > 0

@@ -25,7 +25,6 @@ cycle of one vacancy; the Dutch model lets a week of vacancies per cycle.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from itertools import repeat
 from typing import Protocol
 
 from woonsim.errors import InvariantError
@@ -97,25 +96,22 @@ class Allocator:
         if times is not None:
             return self._let_each_at_its_time(vacancies, times, out)
         # this call's routes, with each channel's bound methods looked up once
-        steps = [tuple((k, ch.batched, ch.pop, ch) for k, ch in r) for r in self._steps]
-        for v, tv in zip(vacancies, repeat(t) if times is None else times, strict=False):
-            route = steps[route_class(v)]
-            for k, batched, pop, _ in route:
+        steps = [tuple((k, ch.batched, ch.pop) for k, ch in r) for r in self._steps]
+        for v in vacancies:
+            for k, batched, pop in steps[route_class(v)]:
                 if batched:
-                    if times is not None:
-                        raise ValueError("a cycle with per-vacancy times has no batched channel")
                     if batches is None:
                         batches = {}
                     batches.setdefault(k, []).append(v)
                     break
-                s = pop(v, tv)
+                s = pop(v, t)
                 if s >= 0:
                     out.append((v, s, k))
                     if on_let is not None:
                         on_let(v, s, k)
                     break
             else:
-                _check_unlet(v, tv, route)
+                _check_unlet(v, t, self._steps[route_class(v)])
         if batches is None:
             return out
         for k in sorted(batches):
@@ -128,7 +124,7 @@ class Allocator:
                     if on_let is not None:
                         on_let(v, s, k)
                 else:
-                    _check_unlet(v, t, steps[route_class(v)])
+                    _check_unlet(v, t, self._steps[route_class(v)])
         return out
 
     def _let_each_at_its_time(self, vacancies, times, out: list) -> list[tuple[int, int, int]]:
@@ -147,15 +143,15 @@ class Allocator:
                         on_let(v, s, k)
                     break
             else:
-                _check_unlet(v, tv, [(k, False, None, ch) for k, ch in self._steps[route_class(v)]])
+                _check_unlet(v, tv, self._steps[route_class(v)])
         return out
 
 
 def _check_unlet(v: int, t: float, route) -> None:
     """Work conservation for one unlet vacancy: no unbatched channel of its route holds a
     household it would offer the vacancy to."""
-    for _, batched, _, ch in route:
-        if batched:
+    for _, ch in route:
+        if ch.batched:
             return
         if ch.has_taker(v, t):
             raise InvariantError(
