@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from scipy import stats
 from woonsim import parse_scenario
 
 ROOT_SEED = 20250101
+REPO = Path(__file__).resolve().parents[1]
 
 
 def stylized(groups, rule="fifo", vac=10.0, measure=(50.0, 500.0, 50.0), **alloc):

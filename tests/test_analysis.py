@@ -299,6 +299,8 @@ def test_displacement_tables(sweeps):
         "all",
         "regulier",
         "aandachtsgroepen",
+        "regulier_first_home",
+        "regulier_move",
     }
     d = t["differences"]
     region = d[d["municipality"] == ""]
@@ -315,8 +317,14 @@ def test_displacement_tables(sweeps):
     assert share.set_index("variant").loc["floor 50%", "lo"] > 0
     lost = lettings_lost(df)
     assert set(lost["municipality"]) == {"", *MUNIS}
-    r = lost[(lost["municipality"] == "") & (lost["variant"] == "floor 50%")].iloc[0]
+    region_lost = lost[(lost["municipality"] == "") & (lost["variant"] == "floor 50%")]
+    by = region_lost.set_index("quantity")["estimate"]
+    r = region_lost[region_lost["quantity"].str.startswith("lettings to regulier")].iloc[0]
     assert r["identified"] and r["lo"] < r["estimate"] < r["hi"] and r["estimate"] > 0
+    # first homes lost and moves lost add up to the lettings lost (one denominator)
+    first = by["starters' first homes lost per extra aandachtsgroep letting"]
+    moves = by["doorstromers' moves lost per extra aandachtsgroep letting"]
+    assert first + moves == pytest.approx(r["estimate"], rel=1e-9)
     assert len(months_per_point(df)) == 2
 
     bl = t["backlog"]
@@ -330,7 +338,8 @@ def test_displacement_tables(sweeps):
     assert len(q) == 19 and q["search_time"].is_monotonic_increasing
     curve = t["displacement_curve"]
     assert set(curve["lever_value"]) == {0.0, 0.2, 0.5}
-    assert (curve.loc[curve["variant"] == "current practice", "diff_months"] == 0).all()
+    assert (curve.loc[curve["variant"] == "current practice", "diff"] == 0).all()
+    assert set(curve["measure"]) == {"housed_within_3y_of_search", "search_time_km_median"}
 
 
 def test_load_results_bad_folders(tmp_path):

@@ -440,11 +440,17 @@ def test_to_json_contract(folder):
 def test_default_experiment_file():
     exp = load_experiment(REPO / "experiments" / "quota_haaglanden.yaml")
     assert exp.variant_names[0] == exp.baseline == "current practice"
-    shares = [exp.scenario(v).allocation.quota.share for v in range(len(exp.variant_names))]
-    modes = [exp.scenario(v).allocation.quota.mode for v in range(len(exp.variant_names))]
-    assert shares == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
-    assert modes == ["none"] + ["floor"] * 5
-    assert (exp.base_scenario.burn_in_years, exp.base_scenario.years) == (5, 10)
+    quotas = [exp.scenario(v).allocation.quota for v in range(len(exp.variant_names))]
+    assert [(q.share, q.mode, q.basis) for q in quotas] == [
+        (0.0, "none", "vacancies"),
+        (0.3, "floor", "lettings"),
+        (0.4, "floor", "lettings"),
+        (0.5, "floor", "lettings"),
+        (0.2, "cap", "lettings"),
+        (0.3, "floor", "vacancies"),
+    ]
+    # the burn-in is the scenario's, chosen by MSER-5
+    assert (exp.base_scenario.burn_in_years, exp.base_scenario.years) == (55, 10)
     assert exp.replications == 8 and exp.root_seed == 20251125 and exp.paired
     assert len(exp.base_scenario.municipalities) == 9
 

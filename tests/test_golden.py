@@ -70,8 +70,10 @@ def _short(path: Path, warmup: float, window: float, tail: float):
 GOLDEN = {
     "v3b_quota_pass_on": "b72a5089066fa40ed7d1b17abaf1a051aa9ddbdbc525f1a98557254e817e6be3",
     "v5a_priority": "f0235be86d4bfd8ec951505983fee07663cdb32751a94e1dcf188e4befa5168f",
-    "tiny_region": "5407e0d7a362bcd1942c79f04b787e10467f752e5d59862605dd04d5b491b530",
-    "tiny_region_floor30": "dd93959e1e211e8420b5de8792945123e7f33c9f8dcf9f46d723f96d2607e619",
+    # re-pinned in issue 12: the censored and stationarity measures are new rows of the
+    # table; every row the old pins covered is bit-identical (checked against 3b29b02)
+    "tiny_region": "dcd7fa0abeeb497a695aa1c0decb24cec31b2529bb6cd9f56b4d277c219b80c4",
+    "tiny_region_floor30": "65c3c00a6982948f2783fe18186d0dd5458b29d66b17d87b08669a544533caad",
 }
 
 

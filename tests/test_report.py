@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
@@ -19,8 +20,10 @@ from woonsim_experiments.report import build_report, main
 CSV_COLUMNS = {
     "differences": {"measure", "group", "municipality", "variant", "diff", "lo", "hi", "method"},
     "ratios": {"variant", "municipality", "quantity", "estimate", "lo", "hi", "method"},
-    "headline": {"variant", "quantity", "unit", "estimate", "lo", "hi", "method"},
-    "displacement_curve": {"measure", "group", "variant", "lever_value", "diff_months"},
+    "headline": {"variant", "quantity", "unit", "baseline", "level", "estimate", "lo", "hi",
+                 "method"},
+    "displacement_curve": {"measure", "group", "variant", "lever_value", "level", "diff",
+                           "unit"},
     "search_time_cdf": {"variant", "group", "quantile", "search_time"},
     "backlog": {"measure", "group", "municipality", "time", "variant", "mean", "lo", "hi"},
     "task_share": {"municipality", "variant", "share", "fair_share_population",
@@ -70,10 +73,13 @@ def test_report_text_names_variants_with_intervals(report):
     assert len(paragraphs) == 3  # one per variant, then the caveat on housed seekers
     for p, name in zip(paragraphs[:2], ("floor 20%", "floor 50%"), strict=True):
         assert p.startswith(name) and "current practice" in p
-        assert "mean search time of reguliere woningzoekenden" in p and "95% CI" in p
-        assert "chance of being housed within 3 years" in p
-    assert "give up" in paragraphs[2]
+        assert "censored median search time" in p and "95% CI" in p
+        assert "chance of reguliere woningzoekenden of being housed within 3 years" in p
+        assert "share of lettings to aandachtsgroepen from " in p  # levels, not only changes
+        assert "taakstelling backlog" in p
+    assert "give up" in paragraphs[2] and "housed only" in paragraphs[2]
     assert "paired t-intervals" in page
+    assert re.search(r"Stationarity: in \d+ of 9 runs the reported window", page)
     footer = page.split("<footer>")[1]
     for part in ("small sweep", "0" * 64, "root seed 2025", "9 runs", "woonsim 0."):
         assert part in footer, part
@@ -113,3 +119,50 @@ def test_bad_folders_raise_one_line_errors(tmp_path):
         main(tmp_path)
     assert "\n" not in str(err.value)
     assert not (tmp_path / "report").exists()
+
+
+def _headline_row(variant, quantity, unit, baseline, level, lo, hi):
+    return {"variant": variant, "quantity": quantity, "unit": unit, "baseline": baseline,
+            "level": level, "estimate": level - baseline, "lo": lo, "hi": hi,
+            "method": "paired t"}  # fmt: skip
+
+
+def test_sentences_read_in_the_direction_of_the_estimate():
+    """A cap lowers the aandachtsgroep share and gives lettings back; a floor raises it
+    and costs lettings; a change whose interval holds zero is reported as no change."""
+    from woonsim_experiments.report import _sentences
+
+    rows = []
+    for v, sign in (("cap", -1), ("floor", 1)):
+        rows += [
+            _headline_row(v, "share of lettings to aandachtsgroepen", "%", 25.0,
+                          25.0 + 5 * sign, 5 * sign - 0.5, 5 * sign + 0.5),
+            _headline_row(v, "chance of being housed within 3 years of starting to search, "
+                          "regulier", "%", 40.0, 40.0 - 2 * sign, -2 * sign - 0.3,
+                          -2 * sign + 0.3),
+            _headline_row(v, "reguliere woningzoekenden leaving unhoused per year",
+                          "households", 1000.0, 1001.0, -5.0, 7.0),
+            _headline_row(v, "starters' first homes lost per extra aandachtsgroep letting",
+                          "lettings", np.nan, np.nan, 0.5, 0.7),
+            _headline_row(v, "doorstromers' moves lost per extra "
+                          "aandachtsgroep letting", "lettings", np.nan, np.nan, 0.3, 0.5),
+        ]  # fmt: skip
+    head = pd.DataFrame(rows)
+    for q in ("first homes", "moves"):  # ratios: estimate is the ratio itself
+        sel = head["quantity"].str.contains(q)
+        head.loc[sel, "estimate"] = head.loc[sel, ["lo", "hi"]].mean(axis=1)
+    t = {
+        "headline": head,
+        "variants": pd.DataFrame(
+            {"variant": ["base", "cap", "floor"], "setting": ["", "20% cap", "30% norm"]}
+        ),
+    }
+    cap, floor = _sentences(t, {"baseline": "base"})[:2]
+    assert "lowers the share of lettings to aandachtsgroepen from 25.0% to 20.0%" in cap
+    assert "raises the chance of reguliere woningzoekenden" in cap
+    assert "Each aandachtsgroep letting fewer gives back 0.60 starters' first homes" in cap
+    assert "raises the share of lettings to aandachtsgroepen from 25.0% to 30.0%" in floor
+    assert "lowers the chance of reguliere woningzoekenden" in floor
+    assert "Each extra aandachtsgroep letting costs 0.60 starters' first homes" in floor
+    for text in (cap, floor):
+        assert "leaves the number who leave the lists unhoused each year unchanged" in text

@@ -130,6 +130,16 @@ def _print_region(summary: dict, out=None) -> None:
         f"{r['registered_end_of_year']:.0f}; slaagkans {_fmt(r['slaagkans'], '.1%')}",
         file=out,
     )
+    st = summary.get("stationarity")
+    if st:
+        cut = ", ".join(
+            f"{k} {'-' if v is None else format(v, 'g')}" for k, v in st["truncation_years"].items()
+        )
+        print(
+            f"reported window stationary: {'yes' if st['stationary'] else 'NO'} "
+            f"(MSER-5 truncation, years: {cut}; burn-in {st['burn_in_years']:g})",
+            file=out,
+        )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -241,6 +251,46 @@ def _write_validation_csv(results, path: Path) -> None:
     print(f"wrote {path}/validation.csv")
 
 
+def cmd_warmup(args: argparse.Namespace) -> int:
+    from woonsim.files import write_atomically
+    from woonsim.scenario import load_scenario
+    from woonsim_experiments.warmup import choose_burn_in
+
+    scenario = load_scenario(args.scenario)
+    if scenario.kind != "region":
+        raise UsageError("scenario: warmup needs a scenario of kind region")
+    ex = process_pool(args.workers) if args.workers > 1 else None
+    t0 = time.perf_counter()
+    print(
+        f"warmup: {args.replications} pilot runs of {args.max_years} years (stock frozen)",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        out = choose_burn_in(scenario, args.replications, float(args.max_years), args.root_seed, ex)
+    finally:
+        if ex is not None:
+            ex.shutdown()
+    print(f"{'series':<26} {'MSER-5 truncation (yr)':>24}  per replication")
+    for r in out["series"]:
+        t = r["truncation_years_mean"]
+        per = ", ".join(
+            "-" if p is None else f"{p:g}" for p in r["truncation_years_per_replication"]
+        )
+        print(f"{r['series']:<26} {'not settled' if t is None else f'{t:g}':>24}  {per}")
+    b = out["recommended_burn_in_years"]
+    print(
+        "recommended burn_in_years: "
+        + ("none (not settled: run longer pilots)" if b is None else f"{b:g}")
+        + f" ({time.perf_counter() - t0:.0f} s)"
+    )
+    if args.out:
+        text = json.dumps(out, indent=2) + "\n"
+        path = write_atomically(args.out, lambda tmp: (tmp / "warmup.json").write_text(text))
+        print(f"wrote {path}/warmup.json")
+    return 0 if b is not None else 1
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     import csv
     import io
@@ -289,8 +339,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             f"{ci:>30} {r['relative_error']:>+8.1%} {r['tolerance']:>5.2f}"
         )
     fitted = {p.path: v for p, v in zip(fit.params, fit.values, strict=True)}
-    for path, v in fitted.items():
-        print(f"fitted {path} = {v:.4g}")
+    for (path, v), se in zip(fitted.items(), fit.standard_errors(), strict=True):
+        print(f"fitted {path} = {v:.4g} (s.e. {se:.2g}, from the targets' tolerances)")
+    print(f"burn-in settled (MSER-5) in {fit.stationary:.0%} of the table's runs")
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
     w.writeheader()
@@ -305,6 +356,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         "objective": fit.objective,
         "start": dict(zip(fitted, fit.start, strict=True)),
         "fitted": fitted,
+        "standard_errors": dict(zip(fitted, fit.standard_errors(), strict=True)),
+        "correlation": fit.correlation(),
+        "burn_in_years": float(scenario.burn_in_years),
+        "stationary_share": fit.stationary,
     }
 
     def files(tmp):
@@ -536,6 +591,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
     c.add_argument("--out", default="results/calibration")
     c.set_defaults(fn=cmd_calibrate)
+
+    w = sub.add_parser("warmup", help="choose a region scenario's burn-in by MSER-5 pilots")
+    w.add_argument("scenario", help="region scenario YAML")
+    w.add_argument("--replications", "-R", type=_positive_int, default=3)
+    w.add_argument("--max-years", type=_positive_int, default=60)
+    w.add_argument("--root-seed", type=_positive_int, default=20251201)
+    w.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+    w.add_argument("--out", help="directory to write warmup.json into")
+    w.set_defaults(fn=cmd_warmup)
 
     n = sub.add_parser("national", help="run all 342 municipalities in regional markets")
     n.add_argument("scenario", help="national scenario YAML (experiments/scenarios/national.yaml)")

@@ -60,10 +60,22 @@ __all__ = [
 ]
 
 CONFIDENCE = 0.95
-AGGREGATES = ("all", "regulier", "aandachtsgroepen")
+AGGREGATES = ("all", "regulier", "aandachtsgroepen", "regulier_first_home", "regulier_move")
 KEYS = ["measure", "group", "municipality", "time"]
 RUN_COLUMNS = ["run", "variant", "point", "replication"]
 DISPLACEMENT_MEASURES = (
+    "housed_within_1y_of_search",
+    "housed_within_3y_of_search",
+    "housed_within_5y_of_search",
+    "housed_within_1y_of_registration",
+    "housed_within_3y_of_registration",
+    "housed_within_5y_of_registration",
+    "search_time_km_median",
+    "search_time_km_rmst",
+    "registration_time_km_median",
+    "registration_time_km_rmst",
+    "abandoned_within_5y_of_search",
+    "exits_without_housing_per_year",
     "search_time_mean",
     "search_time_median",
     "registration_time_mean",
@@ -444,35 +456,51 @@ def displacement(df: pd.DataFrame, baseline=None, paired=None) -> pd.DataFrame:
     return compare(sub, baseline, paired)
 
 
+LOSSES = {  # regulier aggregate -> what one of its lettings is
+    "regulier": "lettings to regulier",
+    "regulier_first_home": "starters' first homes",
+    "regulier_move": "doorstromers' moves",
+}
+
+
 def lettings_lost(df: pd.DataFrame, baseline=None, paired=None) -> pd.DataFrame:
     """Lettings to regulier lost per extra aandachtsgroep letting,
     −Δ(lettings_per_year, regulier) / Δ(lettings_per_year, aandachtsgroepen), for the
-    region and each municipality. It differs from 1 through vacancy chains: an
-    aandachtsgroep household that leaves a corporation dwelling frees another one."""
+    region and each municipality, in total and split into first homes lost (starters,
+    who stay without a home of their own) and moves lost (doorstromers, who stay housed
+    where they are). The total differs from 1 through vacancy chains: a doorstromer's
+    move frees another dwelling, an aandachtsgroep letting seldom does. Under a cap the
+    denominator is negative and the same ratio reads as lettings gained per aandachtsgroep
+    letting fewer."""
     munis = ["", *sorted(set(df["municipality"]) - {""})]
     parts = []
-    for code in munis:
-        r = ratio_of_differences(
-            df,
-            ("lettings_per_year", "regulier", code),
-            ("lettings_per_year", "aandachtsgroepen", code),
-            scale=-1.0,
-            baseline=baseline,
-            paired=paired,
-        )
-        if len(r):
-            parts.append(r.assign(municipality=code))
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    return out.assign(quantity="lettings to regulier lost per extra aandachtsgroep letting")
+    for group, what in LOSSES.items():
+        for code in munis:
+            r = ratio_of_differences(
+                df,
+                ("lettings_per_year", group, code),
+                ("lettings_per_year", "aandachtsgroepen", code),
+                scale=-1.0,
+                baseline=baseline,
+                paired=paired,
+            )
+            if len(r):
+                parts.append(
+                    r.assign(
+                        municipality=code,
+                        quantity=f"{what} lost per extra aandachtsgroep letting",
+                    )
+                )
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def months_per_point(df: pd.DataFrame, baseline=None, paired=None) -> pd.DataFrame:
-    """Months of extra waiting of reguliere woningzoekenden per percentage point of lettings to
-    aandachtsgroepen: 12·Δ(search_time_mean, regulier) / (100·Δ share_of_lettings of
-    aandachtsgroepen)."""
+    """Months of extra waiting of reguliere woningzoekenden per percentage point of lettings
+    to aandachtsgroepen: 12·Δ(search_time_km_median, regulier) / (100·Δ share_of_lettings
+    of aandachtsgroepen), the censored median (those who give up counted)."""
     r = ratio_of_differences(
         df,
-        ("search_time_mean", "regulier", ""),
+        ("search_time_km_median", "regulier", ""),
         ("share_of_lettings", "aandachtsgroepen", ""),
         scale=12 / 100,
         baseline=baseline,
@@ -480,7 +508,8 @@ def months_per_point(df: pd.DataFrame, baseline=None, paired=None) -> pd.DataFra
     )
     return r.assign(
         municipality="",
-        quantity="months of extra search time of regulier per pp of aandachtsgroep lettings",
+        quantity="months of extra median search time (Kaplan–Meier) of regulier per pp of "
+        "aandachtsgroep lettings",
     )
 
 
@@ -539,79 +568,126 @@ def search_time_cdf(df: pd.DataFrame) -> pd.DataFrame:
     return _sorted(g[["variant", "group", "quantile", "search_time", "n"]], df)
 
 
+CURVE = {  # measure -> (what, unit, scale): the displacement curve's panels
+    "housed_within_3y_of_search": ("chance of being housed within 3 years", "pp", 100),
+    "search_time_km_median": ("median search time if nobody gave up", "months", 12),
+}
+
+
 def displacement_curve(df: pd.DataFrame, experiment: dict) -> pd.DataFrame:
-    """Mean and median search time of `regulier` (the groups that are not
-    aandachtsgroepen) and of each of its groups, per variant against the policy lever
-    (`variant_levers`): level, change from the baseline in months and its 95% interval
-    (zero at the baseline)."""
+    """The censored measures of `regulier` (the groups that are not aandachtsgroepen),
+    of its starters and doorstromers and of each of its groups, per variant against the
+    policy lever (`variant_levers`): level and change from the baseline with its 95%
+    interval (zero at the baseline), in the unit of `CURVE` (`level`, `diff`, `lo`,
+    `hi`, `unit`)."""
     baseline, paired = _defaults(df, experiment.get("baseline"), experiment.get("paired"))
-    groups = ["regulier", *group_roles(experiment, df)["regulier"]]
+    groups = [
+        "regulier", "regulier_first_home", "regulier_move",
+        *group_roles(experiment, df)["regulier"],
+    ]  # fmt: skip
     sub = df[
-        df["measure"].isin(["search_time_mean", "search_time_median"])
+        df["measure"].isin(list(CURVE))
         & df["group"].isin(groups)
         & (df["municipality"] == "")
         & df["time"].isna()
     ]
     cmp = compare(sub, baseline, paired)
     base = _band(sub[sub["variant"] == baseline], ["measure", "group"])
-    base = base.assign(diff=0.0, lo=0.0, hi=0.0, baseline_mean=base["mean"])
-    base = base.rename(columns={"mean": "variant_mean"})
-    cols = ["measure", "group", "variant", "baseline_mean", "variant_mean", "diff", "lo", "hi"]
+    base = base.assign(diff=0.0, lo=0.0, hi=0.0, variant_mean=base["mean"])
+    cols = ["measure", "group", "variant", "variant_mean", "diff", "lo", "hi"]
     out = pd.concat([base[cols], cmp[cols]], ignore_index=True)
-    for c in ("baseline_mean", "variant_mean"):
-        out[c.replace("_mean", "_months")] = 12 * out[c]
-    for c in ("diff", "lo", "hi"):
-        out[f"{c}_months"] = 12 * out[c]
-    out = out.drop(columns=["baseline_mean", "variant_mean", "diff", "lo", "hi"])
+    k = out["measure"].map({m: c[2] for m, c in CURVE.items()})
+    out = out.assign(
+        level=k * out["variant_mean"],
+        diff=k * out["diff"],
+        lo=k * out["lo"],
+        hi=k * out["hi"],
+        unit=out["measure"].map({m: c[1] for m, c in CURVE.items()}),
+    ).drop(columns="variant_mean")
     out = out.merge(variant_levers(experiment), on="variant", how="left")
     return _sorted(out, df)
 
 
-def headline(differences: pd.DataFrame, ratios: pd.DataFrame, experiment: dict) -> pd.DataFrame:
-    """The headline differences per variant, in months, percentage points or lettings:
-    `variant`, `quantity`, `unit`, `estimate`, `lo`, `hi`, `method`."""
+HEADLINE = [  # (measure, group, quantity, unit, scale of the level, scale of the change)
+    ("share_of_lettings", "aandachtsgroepen", "share of lettings to aandachtsgroepen",
+     "%", 100, 100),
+    ("housed_within_3y_of_search", "regulier",
+     "chance of being housed within 3 years of starting to search, regulier", "%", 100, 100),
+    ("housed_within_5y_of_registration", "regulier",
+     "chance of being housed within 5 years of registering, regulier", "%", 100, 100),
+    ("search_time_km_median", "regulier",
+     "median search time if nobody gave up (Kaplan–Meier), regulier", "years", 1, 1),
+    ("exits_without_housing_per_year", "regulier",
+     "reguliere woningzoekenden leaving unhoused per year", "households", 1, 1),
+    ("lettings_per_year", "regulier_first_home", "first homes to starters per year",
+     "lettings", 1, 1),
+    ("lettings_per_year", "regulier_move", "moves of doorstromers per year", "lettings", 1, 1),
+    ("housed_within_1y_of_search", "statushouders",
+     "chance of a statushouder being housed within a year in reception", "%", 100, 100),
+    ("search_time_mean", "regulier",
+     "mean search time at letting, regulier (over the housed only)", "years", 1, 1),
+]  # fmt: skip
+BACKLOG = "statushouder taakstelling backlog at the end (households)"
+MONTHS_PER_POINT = (
+    "months of extra median search time (Kaplan–Meier) of regulier per pp of "
+    "aandachtsgroep lettings"
+)
+
+
+def _last_time(df: pd.DataFrame, measure: str) -> pd.DataFrame:
+    sub = df[(df["measure"] == measure) & (df["municipality"] == "")]
+    return sub[np.isclose(sub["time"], sub["time"].max())] if len(sub) else sub
+
+
+def headline(
+    differences: pd.DataFrame, ratios: pd.DataFrame, experiment: dict, df=None
+) -> pd.DataFrame:
+    """The headline per variant, levels beside changes: `variant`, `quantity`, `unit`,
+    `baseline` and `level` (the means of the baseline and the variant; NaN for ratios),
+    `estimate` (the change, in the unit; for % in percentage points), `lo`, `hi`,
+    `method`. Censored measures first (woonsim.survival), then the statushouders' side,
+    then search time at letting, a measure over the housed only."""
     region = differences[differences["municipality"] == ""]
-    picks = [
-        ("search_time_mean", "regulier", "mean search time, regulier", "months", 12),
-        ("search_time_median", "regulier", "median search time, regulier", "months", 12),
-        ("p_housed_3y", "regulier", "P(housed within 3 years), regulier", "pp", 100),
-        ("search_time_mean", "aandachtsgroepen", "mean search time, aandachtsgroepen",
-         "months", 12),
-        ("share_of_lettings", "aandachtsgroepen", "share of lettings to aandachtsgroepen",
-         "pp", 100),
-    ]  # fmt: skip
+    pick_list = list(HEADLINE)
+    extra = None
+    if df is not None:
+        baseline, paired = _defaults(df, experiment.get("baseline"), experiment.get("paired"))
+        bl = _last_time(df, "taakstelling_backlog")
+        if len(bl):
+            extra = compare(bl, baseline, paired)
     rows = []
-    for measure, group, quantity, unit, k in picks:
+    for measure, group, quantity, unit, k_level, k in pick_list:
         sel = region[(region["measure"] == measure) & (region["group"] == group)]
         for r in sel.itertuples():
             rows.append(
                 {
-                    "variant": r.variant,
-                    "quantity": "change in " + quantity,
-                    "unit": unit,
-                    "estimate": k * r.diff,
-                    "lo": k * r.lo,
-                    "hi": k * r.hi,
+                    "variant": r.variant, "quantity": quantity, "unit": unit,
+                    "baseline": k_level * r.baseline_mean, "level": k_level * r.variant_mean,
+                    "estimate": k * r.diff, "lo": k * r.lo, "hi": k * r.hi,
                     "method": r.method,
                 }
-            )
-    units = {"lettings to regulier lost per extra aandachtsgroep letting": "lettings"}
+            )  # fmt: skip
+    if extra is not None:
+        for r in extra.itertuples():
+            rows.append(
+                {
+                    "variant": r.variant, "quantity": BACKLOG, "unit": "households",
+                    "baseline": r.baseline_mean, "level": r.variant_mean,
+                    "estimate": r.diff, "lo": r.lo, "hi": r.hi, "method": r.method,
+                }
+            )  # fmt: skip
+    units = {MONTHS_PER_POINT: "months per pp"}
     for r in ratios[ratios["municipality"] == ""].itertuples():
         rows.append(
             {
-                "variant": r.variant,
-                "quantity": r.quantity,
-                "unit": units.get(r.quantity, "months per pp"),
-                "estimate": r.estimate,
-                "lo": r.lo,
-                "hi": r.hi,
-                "method": r.method,
+                "variant": r.variant, "quantity": r.quantity,
+                "unit": units.get(r.quantity, "lettings"),
+                "baseline": np.nan, "level": np.nan,
+                "estimate": r.estimate, "lo": r.lo, "hi": r.hi, "method": r.method,
             }
-        )
-    out = pd.DataFrame(
-        rows, columns=["variant", "quantity", "unit", "estimate", "lo", "hi", "method"]
-    )
-    return _sorted(out, None, _order(experiment))
+        )  # fmt: skip
+    cols = ["variant", "quantity", "unit", "baseline", "level", "estimate", "lo", "hi", "method"]
+    return _sorted(pd.DataFrame(rows, columns=cols), None, _order(experiment))
 
 
 def tables(df: pd.DataFrame, experiment: dict) -> dict[str, pd.DataFrame]:
@@ -625,7 +701,7 @@ def tables(df: pd.DataFrame, experiment: dict) -> dict[str, pd.DataFrame]:
     return {
         "differences": diffs,
         "ratios": ratios,
-        "headline": headline(diffs, ratios, experiment),
+        "headline": headline(diffs, ratios, experiment, df),
         "displacement_curve": displacement_curve(df, experiment),
         "search_time_cdf": search_time_cdf(df),
         "backlog": backlog(df, experiment),

@@ -26,6 +26,7 @@ from woonsim.measures import observe
 from woonsim.paths import get_path, set_path
 from woonsim.region.market import RegionalMarket
 from woonsim.scenario import parse_scenario
+from woonsim.stationarity import diagnose
 from woonsim.yaml_loader import read_yaml
 
 __all__ = ["Parameter", "Target", "calibrate", "load_spec", "measure", "with_parameters"]
@@ -50,6 +51,7 @@ class Target:
     group: str = "all"
     use: str = "fit"  # fit | holdout
     area: tuple[str, ...] = ()  # municipality codes the figure covers; () = whole region
+    statistic: str = "mean"  # of a time: the statistic the source reports
 
 
 def with_parameters(scenario, params: Sequence[Parameter], values: Sequence[float]):
@@ -67,7 +69,8 @@ measure = observe
 def _simulate(args) -> list[float]:
     scenario, seed, targets = args
     result = RegionalMarket(scenario, seed).run()
-    return [measure(result, t.measure, t.group, t.area) for t in targets]
+    values = [measure(result, t.measure, t.group, t.area, t.statistic) for t in targets]
+    return [*values, float(diagnose(result)["stationary"])]
 
 
 @dataclass
@@ -79,6 +82,22 @@ class Fit:
     simulated: np.ndarray  # (replications, targets) at the fitted values
     objective: float
     evaluations: int
+    stationary: float = float("nan")  # share of the table's runs whose burn-in settled
+    # (parameters, parameters) covariance if each fit target's tolerance were one standard
+    # deviation of the observed figure (delta method on the fitted moments; NaN: not run)
+    covariance: np.ndarray | None = None
+    jacobian: np.ndarray | None = None  # d(simulated fit target)/d(parameter) at the fit
+
+    def standard_errors(self) -> list[float]:
+        if self.covariance is None:
+            return [math.nan] * len(self.params)
+        return np.sqrt(np.clip(np.diag(self.covariance), 0, None)).tolist()
+
+    def correlation(self) -> list[list[float]]:
+        se = np.array(self.standard_errors())
+        if self.covariance is None or not np.all(se > 0):
+            return []
+        return (self.covariance / np.outer(se, se)).round(3).tolist()
 
     def table(self) -> list[dict]:
         """Per target: observed, simulated mean with a 95% interval over the
@@ -119,13 +138,17 @@ def calibrate(
     executor: Executor | None = None,
     progress: Callable[[int, float], None] | None = None,
     table_replications: int | None = None,
+    identify: bool = True,
 ) -> Fit:
     """Fit `params` to the `fit` targets with `replications` seeds from
     SeedSequence(root_seed).spawn(R), the same seeds for every candidate (common random
     numbers). The fit table (every target, holdouts included) simulates the fitted values
     with `table_replications` fresh seeds, SeedSequence(root_seed + 1).spawn(n), or with
     the fitting seeds when None. With `max_evaluations` 0 nothing is fitted: the table
-    shows the scenario's own values (a check of a committed fit)."""
+    shows the scenario's own values (a check of a committed fit). With `identify`, the
+    fitted moments' Jacobian gives the parameters' standard errors as if each target's
+    tolerance were one standard deviation of the figure (2 x parameters more evaluations):
+    the local identification of the fit, not a sampling error."""
     params, targets = list(params), list(targets)
     fit_idx = [k for k, t in enumerate(targets) if t.use == "fit"]
     if not fit_idx:
@@ -141,7 +164,12 @@ def calibrate(
 
     def simulate(values, seeds=seeds) -> np.ndarray:
         sc = with_parameters(scenario, params, values)
-        return np.array(list(mapper(_simulate, [(sc, s, targets) for s in seeds])))
+        return np.array(list(mapper(_simulate, [(sc, s, targets) for s in seeds])))[:, :-1]
+
+    def simulate_table(values, seeds) -> tuple[np.ndarray, float]:
+        sc = with_parameters(scenario, params, values)
+        out = np.array(list(mapper(_simulate, [(sc, s, targets) for s in seeds])))
+        return out[:, :-1], float(out[:, -1].mean())
 
     count = 0
 
@@ -174,19 +202,37 @@ def calibrate(
             },
         )
         best, fun = values_of(res.x), float(res.fun)
+    jac = cov = None
+    if max_evaluations and identify:
+        # central differences of the fit targets' means, 5% of each value, common seeds
+        jac = np.zeros((len(fit_idx), len(params)))
+        for i in range(len(params)):
+            h = np.zeros(len(params))
+            h[i] = 0.05 * best[i]
+            up = simulate(np.minimum(best + h, hi)).mean(axis=0)[fit_idx]
+            down = simulate(np.maximum(best - h, lo)).mean(axis=0)[fit_idx]
+            step = np.minimum(best + h, hi)[i] - np.maximum(best - h, lo)[i]
+            jac[:, i] = (up - down) / step
+        sd = np.array([targets[k].tolerance * targets[k].value for k in fit_idx])
+        a = jac / sd[:, None]
+        cov = np.linalg.pinv(a.T @ a)
+    simulated, stationary = simulate_table(
+        best,
+        seeds
+        if table_replications is None
+        else np.random.SeedSequence(root_seed + 1).spawn(table_replications),
+    )
     return Fit(
         params=params,
         values=best.tolist(),
         start=start.tolist(),
         targets=targets,
-        simulated=simulate(
-            best,
-            seeds
-            if table_replications is None
-            else np.random.SeedSequence(root_seed + 1).spawn(table_replications),
-        ),
+        simulated=simulated,
         objective=fun,
         evaluations=count,
+        stationary=stationary,
+        covariance=cov,
+        jacobian=jac,
     )
 
 
@@ -236,6 +282,7 @@ def load_spec(path) -> tuple[object, list[Parameter], list[Target], str]:
             r.group,
             r.use,
             tuple(r.area.split(";")) if r.area else (),
+            r.statistic or "mean",
         )
         for r in table.itertuples()
     ]

@@ -27,7 +27,15 @@ from matplotlib.ticker import MaxNLocator
 from woonsim import __version__
 from woonsim.data import data_file
 from woonsim.files import write_atomically
-from woonsim_experiments.analysis import AGGREGATES, group_roles, load_results, run_metadata, tables
+from woonsim_experiments.analysis import (
+    AGGREGATES,
+    BACKLOG,
+    CURVE,
+    group_roles,
+    load_results,
+    run_metadata,
+    tables,
+)
 
 __all__ = ["build_report", "main"]
 
@@ -63,8 +71,9 @@ def _variant_styles(variants: list[str], baseline: str) -> dict[str, dict]:
 
 
 def _fig_displacement(curve: pd.DataFrame, variants: list[str]) -> Figure:
-    """Change in mean and median search time of each group of regulier (the groups that
-    are not aandachtsgroepen) against the lever."""
+    """Change in the censored measures of regulier (the groups that are not
+    aandachtsgroepen), its starters and doorstromers and each of its groups, against the
+    lever."""
     fig = Figure(figsize=(11, 4.2), layout="constrained")
     axes = fig.subplots(1, 2)
     lever = curve["lever"].iloc[0] if len(curve) else ""
@@ -73,27 +82,20 @@ def _fig_displacement(curve: pd.DataFrame, variants: list[str]) -> Figure:
     pos = xs.to_dict() if numeric else {v: i for i, v in enumerate(variants)}
     groups = list(dict.fromkeys(curve["group"]))
     cmap = colormaps["tab10"]
-    for ax, measure, title in zip(
-        axes,
-        ("search_time_mean", "search_time_median"),
-        ("mean search time", "median search time"),
-        strict=True,
-    ):
+    for ax, (measure, (title, unit, _)) in zip(axes, CURVE.items(), strict=True):
         for gi, group in enumerate(groups):
             sub = curve[(curve["measure"] == measure) & (curve["group"] == group)].copy()
             sub["x"] = sub["variant"].map(pos)
             sub = sub.sort_values("x")
             style = {"color": cmap(gi % 10), "lw": 2.2 if group == "regulier" else 1.2}
             if numeric:
-                ax.plot(sub["x"], sub["diff_months"], marker="o", label=group, **style)
-                ax.fill_between(
-                    sub["x"], sub["lo_months"], sub["hi_months"], color=style["color"], alpha=0.15
-                )
+                ax.plot(sub["x"], sub["diff"], marker="o", label=group, **style)
+                ax.fill_between(sub["x"], sub["lo"], sub["hi"], color=style["color"], alpha=0.15)
             else:
                 x = sub["x"] + (gi - (len(groups) - 1) / 2) * 0.08
-                err = [sub["diff_months"] - sub["lo_months"], sub["hi_months"] - sub["diff_months"]]
+                err = [sub["diff"] - sub["lo"], sub["hi"] - sub["diff"]]
                 ax.errorbar(
-                    x, sub["diff_months"], yerr=err, fmt="o", capsize=3, label=group,
+                    x, sub["diff"], yerr=err, fmt="o", capsize=3, label=group,
                     color=style["color"],
                 )  # fmt: skip
         ax.axhline(0, color="grey", lw=0.8)
@@ -101,7 +103,7 @@ def _fig_displacement(curve: pd.DataFrame, variants: list[str]) -> Figure:
             ax.set_xlabel(lever)
         else:
             ax.set_xticks(range(len(variants)), variants, rotation=20, ha="right")
-        ax.set_ylabel("change from baseline (months)")
+        ax.set_ylabel(f"change from baseline ({unit})")
         ax.set_title(f"Reguliere woningzoekenden: {title}")
     axes[0].legend(fontsize=8)
     return fig
@@ -231,8 +233,30 @@ def _save(fig: Figure, path: Path) -> None:
 
 
 # --- text ---------------------------------------------------------------------------------
+def _change(r, what: str, digits: int = 1) -> str:
+    """'raises WHAT from a to b (change, CI)' in the direction of the estimate, from a
+    headline row: levels in its unit, changes in pp for %, in months for years."""
+    if r is None:
+        return ""
+    k, cu = {"%": (1, " pp"), "years": (12, " months")}.get(r.unit, (1, f" {r.unit}"))
+    pct = "%" if r.unit == "%" else f" {r.unit}"
+    levels = (
+        f"from {_num(r.baseline, digits)}{pct} to {_num(r.level, digits)}{pct}"
+        if math.isfinite(r.baseline)
+        else ""
+    )
+    change = f"{_num(k * r.estimate, digits, True)}{cu}, {_ci(k * r.lo, k * r.hi, digits)}"
+    if not (math.isfinite(r.lo) and math.isfinite(r.hi)):
+        return f"changes {what} {levels} ({change})"
+    if not (r.lo > 0 or r.hi < 0):
+        return f"leaves {what} unchanged within the noise ({levels}; {change})"
+    return f"{'raises' if r.estimate > 0 else 'lowers'} {what} {levels} ({change})"
+
+
 def _sentences(t: dict[str, pd.DataFrame], experiment: dict) -> list[str]:
-    """One paragraph per variant, from the headline numbers."""
+    """One paragraph per variant, from the headline: levels beside changes, censored
+    measures first, each sentence in the direction of its estimate (a cap lowers what a
+    floor raises)."""
     baseline = experiment["baseline"]
     head = t["headline"].set_index(["variant", "quantity"])
     settings = t["variants"].set_index("variant")["setting"]
@@ -245,57 +269,114 @@ def _sentences(t: dict[str, pd.DataFrame], experiment: dict) -> list[str]:
             key = (v, q)
             return head.loc[key] if key in head.index else None
 
-        parts = []
-        r = get("change in mean search time, regulier")
-        if r is not None:
-            if r.lo > 0 or r.hi < 0:
-                verb = "raises" if r.estimate > 0 else "lowers"
-                parts.append(
-                    f"{verb} the mean search time of reguliere woningzoekenden by "
-                    f"{_num(abs(r.estimate), 2)} months ({_ci(r.lo, r.hi)})"
-                )
-            else:
-                parts.append(
-                    "does not detectably change the mean search time of reguliere woningzoekenden "
-                    f"({_num(r.estimate, 2, True)} months, {_ci(r.lo, r.hi)})"
-                )
-        r = get("change in P(housed within 3 years), regulier")
-        if r is not None:
-            parts.append(
-                "changes their chance of being housed within 3 years of starting to search by "
-                f"{_num(r.estimate, 1, True)} pp ({_ci(r.lo, r.hi, 1)})"
-            )
-        r = get("change in share of lettings to aandachtsgroepen")
-        if r is not None:
-            parts.append(
-                "changes the share of lettings to aandachtsgroepen by "
-                f"{_num(r.estimate, 1, True)} pp ({_ci(r.lo, r.hi, 1)})"
-            )
+        parts = [
+            _change(get("share of lettings to aandachtsgroepen"),
+                    "the share of lettings to aandachtsgroepen"),
+            _change(get("chance of being housed within 3 years of starting to search, regulier"),
+                    "the chance of reguliere woningzoekenden of being housed within 3 years "
+                    "of starting to search"),
+            _change(get("median search time if nobody gave up (Kaplan–Meier), regulier"),
+                    "their censored median search time"),
+            _change(get("reguliere woningzoekenden leaving unhoused per year"),
+                    "the number who leave the lists unhoused each year", 0),
+        ]  # fmt: skip
+        parts = [p for p in parts if p]
         text = f"{v} ({settings.get(v, '')}), against {baseline}, " + _join(parts) + "."
-        r = get("lettings to regulier lost per extra aandachtsgroep letting")
-        if r is not None and math.isfinite(r.lo):
-            text += (
-                f" Each extra aandachtsgroep letting costs {_num(r.estimate, 2)} lettings to "
-                f"reguliere woningzoekenden ({_ci(r.lo, r.hi, sign=False)})."
+        share = get("share of lettings to aandachtsgroepen")
+        norm = _norm(experiment, v)
+        if share is not None and norm is not None and norm[1] == "floor":
+            if share.level < 100 * norm[0] - 1:
+                text += (
+                    f" The {100 * norm[0]:.0f}% norm is not reached: aandachtsgroepen take "
+                    f"{_num(share.level, 1)}% of lettings, all their demand allows."
+                )
+        lost = [
+            (get(f"{what} lost per extra aandachtsgroep letting"), what)
+            for what in ("starters' first homes", "doorstromers' moves")
+        ]
+        d = get("share of lettings to aandachtsgroepen")
+        if all(r is not None and math.isfinite(r.lo) for r, _ in lost) and d is not None:
+            more = d.estimate > 0
+            per = (
+                "each extra aandachtsgroep letting" if more else "each aandachtsgroep letting fewer"
             )
-        r = get("months of extra search time of regulier per pp of aandachtsgroep lettings")
-        if r is not None and math.isfinite(r.lo):
+            verb = "costs" if more else "gives back"
             text += (
-                " Per percentage point of lettings to aandachtsgroepen, the mean search "
-                "time of reguliere woningzoekenden changes by "
-                f"{_num(r.estimate, 2, True)} months "
-                f"({_ci(r.lo, r.hi)})."
+                f" {per[0].upper() + per[1:]} {verb} "
+                + " and ".join(
+                    f"{_num(r.estimate, 2)} {what} ({_ci(r.lo, r.hi, sign=False)})"
+                    for r, what in lost
+                )
+                + "; a lost move leaves a sitting tenant housed where they are, a lost first "
+                "home leaves a starter without one."
             )
+        r = get(BACKLOG)
+        q = get("chance of a statushouder being housed within a year in reception")
+        if r is not None:
+            text += (
+                " Statushouders: the taakstelling backlog at the end is "
+                f"{_num(r.level, 0)} households against {_num(r.baseline, 0)} "
+                f"({_num(r.estimate, 0, True)}, {_ci(r.lo, r.hi, 0)})"
+            )
+            if q is not None and math.isfinite(q.level):
+                text += (
+                    f", and {_num(q.level, 1)}% are housed within a year in reception "
+                    f"(baseline {_num(q.baseline, 1)}%)"
+                )
+            text += "."
         out.append(text)
     if len(out):
         out.append(
-            "Search times are those of the seekers who were housed. A seeker who gives up "
-            "is not in them, so where a quota makes more reguliere woningzoekenden give up, "
-            "their "
-            "search time can stop rising or even fall while their chance of being housed "
-            "keeps falling; read the two together."
+            "The chances of being housed and the median search time are censored measures "
+            "(woonsim.survival): seekers who give up count as not housed, and those still "
+            "waiting at the end are censored, not dropped. Search time at letting, in the "
+            "table and the distributions, is over the housed only: where a policy makes more "
+            "seekers give up it can stop rising, or fall, while their chance of being housed "
+            "falls."
         )
     return out
+
+
+def _norm(experiment: dict, variant: str) -> tuple[float, str] | None:
+    """(share, mode) of a variant's lettings norm (`quota.basis: lettings`), else None."""
+    for v in experiment.get("variants", []):
+        if v.get("name") == variant:
+            q = v.get("set", {}).get("allocation.quota")
+            if isinstance(q, dict) and q.get("basis") == "lettings":
+                if isinstance(q.get("share"), int | float):
+                    return float(q["share"]), q.get("mode", "none")
+    return None
+
+
+def _stationarity(df: pd.DataFrame) -> str:
+    """The stationarity line of the report: how many runs' reported windows start past
+    the start-up transient, and the drift inside the windows."""
+    st = df[(df["measure"] == "window_stationary") & (df["municipality"] == "")]
+    if not len(st):
+        return "Stationarity of the reported windows: not recorded by these runs."
+    ok, n = int(st["value"].sum()), len(st)
+    drift = df[df["measure"] == "window_drift_waiting_regulier"]["value"]
+    text = (
+        f"Stationarity: in {ok} of {n} runs the reported window starts past the start-up "
+        "transient (MSER-5 on the half-yearly series truncates within the burn-in; "
+        "woonsim.stationarity)."
+    )
+    if ok < n:
+        bad = st[st["value"] < 1].groupby("variant", sort=False).size()
+        names = ", ".join(f"{v} ({k} of its runs)" for v, k in bad.items())
+        text += (
+            f" In {n - ok} it does not: {names}. Their figures are not those of a steady "
+            "state: either the burn-in is too short for them, or the variant has none (a "
+            "backlog that grows without bound, as under a cap that leaves statushouders "
+            "in reception); the backlog figure shows which."
+        )
+    if len(drift):
+        text += (
+            " Inside the window the regulier waiting list drifts by "
+            f"{_num(100 * drift.mean(), 2, True)}% a year on average (construction, "
+            "demolition and sales of the stock, which start with the first reported year)."
+        )
+    return text
 
 
 def _join(parts: list[str]) -> str:
@@ -305,10 +386,12 @@ def _join(parts: list[str]) -> str:
 def _headline_html(head: pd.DataFrame) -> str:
     shown = pd.DataFrame(
         {
-            "variant": head["variant"],
+            "policy variant": head["variant"],
             "quantity": head["quantity"],
             "unit": head["unit"],
-            "estimate": [_num(x, 2, True) for x in head["estimate"]],
+            "baseline": [_num(x, 2) for x in head["baseline"]],
+            "variant": [_num(x, 2) for x in head["level"]],
+            "change": [_num(x, 2, True) for x in head["estimate"]],
             "95% interval": [
                 f"{_num(a, 2, True)} to {_num(b, 2, True)}" if math.isfinite(a) else "n/a"
                 for a, b in zip(head["lo"], head["hi"], strict=True)
@@ -365,9 +448,11 @@ def _write_report(out: Path, results_dir: Path, df: pd.DataFrame, exp: dict) -> 
             "Displacement of reguliere woningzoekenden",
             "displacement.png",
             ["displacement_curve.csv", "variants.csv"],
-            "Change from the baseline in the mean and median search time of reguliere "
-            "woningzoekenden "
-            f"(regulier and each of its groups), {'against ' + lever if lever else 'per variant'}"
+            "Change from the baseline in the chance of reguliere woningzoekenden of being "
+            "housed within 3 years of starting to search (those who give up count as not "
+            "housed) and in their Kaplan–Meier median search time (regulier, its starters "
+            "(regulier_first_home) and doorstromers (regulier_move), and each of its groups), "
+            f"{'against ' + lever if lever else 'per variant'}"
             f"; band: 95% interval of the difference ({t['differences']['method'].iloc[0]}).",
         )
     )
@@ -383,7 +468,8 @@ def _write_report(out: Path, results_dir: Path, df: pd.DataFrame, exp: dict) -> 
             "waiting_cdf.png",
             ["search_time_cdf.csv"],
             "Distribution of the search time at letting per group (quantiles 5%-95%, "
-            "averaged over replications), baseline (black) and each variant.",
+            "averaged over replications), baseline (black) and each variant. These are "
+            "the times of the seekers who were housed only.",
         )
     )
 
@@ -443,6 +529,7 @@ def _page(results_dir: Path, df: pd.DataFrame, exp: dict, t: dict, figures: list
     )
     body = [
         f"<h1>{_esc(exp['name'])}</h1>",
+        f"<p>{_esc(_stationarity(df))}</p>",
         f"<p>{len(t['variants'])} variants against the baseline <b>{_esc(exp['baseline'])}</b>"
         f", {_esc(exp.get('replications', '?'))} replications, {n_points} design point(s), "
         f"{n_runs} runs. Intervals are 95% {method}; ratios use the delta method.</p>",

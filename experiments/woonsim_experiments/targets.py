@@ -93,7 +93,9 @@ COLUMNS = [
     "tolerance",
     "derivation",
     "area",
+    "statistic",
 ]
+STATISTICS = ("mean", "median")  # of the time measures: the one the source reports
 _NUMERIC = ("value", "low", "high", "tolerance")
 _REQUIRED_TEXT = ("region", "measure", "group", "year", "definition", "source", "confidence")
 _YEAR = re.compile(r"\d{4}(?:[-/]\d{2}(?:\d{2})?| H[12])?")
@@ -189,6 +191,11 @@ def _check_row(i: int, r: dict[str, str], name: str) -> dict:
         raise bad("low", f"low {r['low']} exceeds value {r['value']}")
     if out["high"] < out["value"]:
         raise bad("high", f"high {r['high']} is below value {r['value']}")
+    times = r["measure"].endswith("_time_at_letting_years")
+    if times and r["statistic"] not in STATISTICS:
+        raise bad("statistic", f"a time needs mean or median, got {r['statistic']!r}")
+    if not times and r["statistic"]:
+        raise bad("statistic", f"only times take a statistic, got {r['statistic']!r}")
     if r["area"]:
         codes = r["area"].split(";")
         foreign = [c for c in codes if c not in REGIONS[r["region"]]]

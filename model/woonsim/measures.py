@@ -33,7 +33,9 @@ from woonsim.errors import ScenarioError
 from woonsim.region.cells import KINDS
 from woonsim.region.results import RegionResult
 from woonsim.region.taakstelling import period_of
-from woonsim.results import CENSORED, HOUSED, RunResult
+from woonsim.results import ABANDONED, CENSORED, HOUSED, RunResult
+from woonsim.stationarity import SERIES, diagnose
+from woonsim.survival import period_curves
 
 __all__ = [
     "AGGREGATES",
@@ -56,19 +58,31 @@ AGGREGATES = {
     "all": "every household",
     "regulier": "households of the groups that are not aandachtsgroepen",
     "aandachtsgroepen": "households of the aandachtsgroepen",
+    "regulier_first_home": "reguliere woningzoekenden who leave no corporation dwelling in "
+    "the region behind (a letting is a first home: starters)",
+    "regulier_move": "reguliere woningzoekenden who leave a corporation dwelling in the "
+    "region behind (a letting is a move of a sitting tenant: doorstromers)",
 }
 
 
-def group_sets(group_names, group: np.ndarray, aandacht: np.ndarray) -> dict[str, np.ndarray]:
-    """Boolean row masks of every group and of every aggregate in `AGGREGATES`."""
+def group_sets(
+    group_names, group: np.ndarray, aandacht: np.ndarray, leaves: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Boolean row masks of every group and of every aggregate in `AGGREGATES` (the
+    first-home / move split needs `leaves`, whether a household frees a dwelling)."""
     sets = {name: group == gi for gi, name in enumerate(group_names)}
     sets["all"] = np.ones(len(group), dtype=bool)
     sets["regulier"] = ~aandacht
     sets["aandachtsgroepen"] = aandacht.copy()
+    if leaves is not None:
+        sets["regulier_first_home"] = ~aandacht & ~leaves
+        sets["regulier_move"] = ~aandacht & leaves
     return sets
 
 
 HORIZONS = (1, 3, 5)  # years: P(housed within k years of starting to search)
+RMST_YEARS = 10.0  # restriction of the censored mean time to housing
+ORIGINS = {"search": "starting to search", "registration": "registering"}
 QUANTILES = tuple(round(q, 2) for q in np.arange(0.05, 1.0, 0.05))
 
 
@@ -112,6 +126,41 @@ REGISTRY: dict[str, Measure] = _registry(
         Measure(f"search_time_q{round(100 * q):02d}", "years", f"{q:.2f} quantile of search time")
         for q in QUANTILES
     ),
+    *(
+        Measure(f"housed_within_{k}y_of_{o}", "fraction",
+                f"chance of being housed within {k} years of {what}, counting those who "
+                "give up as not housed and those still waiting as censored (Aalen–Johansen, "
+                "over the seekers at risk in the reporting period; woonsim.survival)")
+        for o, what in ORIGINS.items()
+        for k in HORIZONS
+    ),
+    *(
+        Measure(f"{o}_time_km_median", "years",
+                f"median time from {what} to housing if nobody gave up (Kaplan–Meier: "
+                "giving up and still waiting censored); NaN when fewer than half are housed "
+                "within the observed durations")
+        for o, what in ORIGINS.items()
+    ),
+    *(
+        Measure(f"{o}_time_km_rmst", "years",
+                f"restricted mean time from {what} to housing, up to {RMST_YEARS:g} years, "
+                "if nobody gave up (area under the Kaplan–Meier curve)")
+        for o, what in ORIGINS.items()
+    ),
+    Measure("abandoned_within_5y_of_search", "fraction",
+            "chance of leaving the list unhoused (giving up) within 5 years of starting to "
+            "search (Aalen–Johansen)"),
+    Measure("exits_without_housing_per_year", "count per year",
+            "households leaving a list unhoused (patience ran out) per year of the period"),
+    Measure("window_stationary", "0/1",
+            "1 when the run's reported window starts past the start-up transient: MSER-5 "
+            "truncates every diagnostic series within the burn-in (woonsim.stationarity)"),
+    *(
+        Measure(f"window_drift_{name}", "per year",
+                f"relative change per year in the reported window of: {what} (drivers: "
+                "construction, demolition, sales)")
+        for name, what in SERIES.items()
+    ),
     Measure("share_of_lettings", "fraction", "share of all lettings in the period"),
     Measure("waiting_end_of_year", "households",
             "households of the group on a list (or in reception) at year end"),
@@ -133,11 +182,11 @@ REGISTRY: dict[str, Measure] = _registry(
             "includes those not yet searching), mean over the reported years",
             table=False, target=True),
     Measure("registration_time_at_letting_years", "years",
-            "median registration time at letting over advert and lottery lettings (the "
-            "published wachttijd)", table=False, target=True, per_area=True),
+            "mean (or median) registration time at letting over advert and lottery "
+            "lettings (the published wachttijd)", table=False, target=True, per_area=True),
     Measure("search_time_at_letting_years", "years",
-            "median search time at letting over advert and lottery lettings (the published "
-            "zoekduur)", table=False, target=True, per_area=True),
+            "mean (or median) search time at letting over advert and lottery lettings "
+            "(the published zoekduur)", table=False, target=True, per_area=True),
     Measure("share_lettings_priority", "fraction",
             "share of lettings to aandachtsgroepen in the reporting period",
             table=False, target=True),
@@ -191,6 +240,23 @@ def _times(rows: _Rows, group: str, muni: str, search: np.ndarray, reg: np.ndarr
         rows.add(f"{name}_median", group, muni, np.median(x) if len(x) else None)
 
 
+CENSORED_PER_MUNICIPALITY = ("regulier", "aandachtsgroepen", "regulier_first_home", "regulier_move")
+
+
+def _censored(rows: _Rows, group: str, muni: str, b, registration, mine, window, both=False):
+    """The censored measures of the seekers `mine` (both origins with `both`, else the
+    start of searching only)."""
+    for origin in ORIGINS if both else ("search",):
+        start = b.arrival if origin == "search" else registration
+        c = period_curves(start[mine], b.exit[mine], b.reason[mine], window)
+        for k in HORIZONS:
+            rows.add(f"housed_within_{k}y_of_{origin}", group, muni, c.housed_within(k))
+        rows.add(f"{origin}_time_km_median", group, muni, c.km_median())
+        rows.add(f"{origin}_time_km_rmst", group, muni, c.km_restricted_mean(RMST_YEARS))
+        if origin == "search":
+            rows.add("abandoned_within_5y_of_search", group, muni, c.abandoned_within(5))
+
+
 def run_metrics(result: RegionResult) -> pa.Table:
     """All measures of one run (see `MEASURES`), with the run's seed, scenario and version
     in the schema metadata."""
@@ -210,8 +276,11 @@ def run_metrics(result: RegionResult) -> pa.Table:
     codes = [x.code for x in m.munis]
     aandacht = m.seekers.aandacht
 
-    sets = group_sets(sc.group_names, b.group, aandacht)
+    sets = group_sets(sc.group_names, b.group, aandacht, m.seekers.leaves)
     total_lettings = max(int(in_period.sum()), 1)
+    window = (float(y0), float(y1))
+    home = m.seekers.muni
+    gone_in_period = (b.reason == ABANDONED) & (period_of(b.exit, 1) >= y0)
     # seekers who start searching in the period with k years of follow-up before the end
     started = (b.arrival >= y0) & (b.arrival < y1)
     for name, mine in sets.items():
@@ -226,12 +295,22 @@ def run_metrics(result: RegionResult) -> pa.Table:
                 "",
                 (housed[cohort] & (search[cohort] <= k)).mean() if cohort.any() else None,
             )
+        _censored(rows, name, "", b, m.seekers.registration, mine, window, both=True)
+        rows.add("exits_without_housing_per_year", name, "", (gone_in_period & mine).sum() / years)
         qs = np.quantile(search[sel], QUANTILES) if sel.any() else [None] * len(QUANTILES)
         for q, x in zip(QUANTILES, qs, strict=True):
             rows.add(f"search_time_q{round(100 * q):02d}", name, "", x)
         for i, code in enumerate(codes):
             here = sel & (dwell_muni == i)
             _times(rows, name, code, search[here], reg_time[here], years)
+            # the censored measures count seekers by their home municipality
+            if name in CENSORED_PER_MUNICIPALITY:
+                _censored(rows, name, code, b, m.seekers.registration, mine & (home == i), window)
+
+    verdict = diagnose(result)
+    rows.add("window_stationary", "all", "", float(verdict["stationary"]))
+    for name, x in verdict["window_drift_per_year"].items():
+        rows.add(f"window_drift_{name}", "all", "", x)
 
     # waiting at each year end, per group (the backlog of each aandachtsgroep)
     for yi in range(y0, y1):
@@ -309,12 +388,14 @@ def run_measures(result: RunResult | RegionResult) -> pa.Table:
     return stylized_measures(result)
 
 
-def observe(result: RegionResult, name: str, group: str = "all", area=()) -> float:
+def observe(
+    result: RegionResult, name: str, group: str = "all", area=(), statistic: str = "mean"
+) -> float:
     """The model's value of a calibration target measure (`TARGET_MEASURES`; definitions in
     `REGISTRY` and docs/ODD.md §B2). With an `area` (municipality codes), lettings, times
     and shares count the dwellings let in those municipalities. `group` is a group name,
     an aggregate (`AGGREGATES`), or `starters` (households that leave no dwelling behind)
-    for lettings."""
+    for lettings. `statistic` (mean or median) is the one a time's source reports."""
     m, b = result, result.base
     if name not in TARGET_MEASURES:
         known = ", ".join(TARGET_MEASURES)
@@ -366,7 +447,7 @@ def observe(result: RegionResult, name: str, group: str = "all", area=()) -> flo
     housed = (b.reason == HOUSED) & result._reported(b.exit) & selected(group)
     housed &= np.isin(m.seekers.route, [0, 1]) & in_area
     start = m.seekers.registration if name.startswith("registration") else b.arrival
-    return float(np.median((b.exit - start)[housed]))
+    return float((np.mean if statistic == "mean" else np.median)((b.exit - start)[housed]))
 
 
 COLUMNS = {

@@ -136,6 +136,7 @@ class RegionalMarket(mesa.Model):
             al.local_binding_share,
             quota_rng=stream(self.seed, "quota"),
             label_rng=stream(self.seed, "labels"),
+            aandacht=self.seekers.aandacht if al.quota.basis == "lettings" else None,
         )
         self.budgets = Budgets(
             np.full(self.n_munis, np.inf)
@@ -228,6 +229,7 @@ class RegionalMarket(mesa.Model):
         """A new year: yearly budgets, the stock at the start of the year."""
         yi = int(np.floor(self.cycles_done * self.dt + 1e-9))
         self.budgets.new_year()
+        self.vacancies.new_year()
         self.stock.year_start(yi)
 
     def _half_year_end(self) -> None:

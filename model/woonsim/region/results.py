@@ -18,6 +18,7 @@ from woonsim.files import write_atomically
 from woonsim.region.cells import ELIGIBLE, ELIGIBLE_RELAXED, KINDS, N_LOCAL, ROUTES
 from woonsim.region.taakstelling import period_of
 from woonsim.results import CENSORED, HOUSED, RunResult
+from woonsim.stationarity import diagnose
 
 if TYPE_CHECKING:
     from woonsim.region.scenario import RegionScenario
@@ -140,6 +141,7 @@ class RegionResult:
             "statushouder_backlog_at_end": self.statushouder_backlog()[-1].tolist(),
         }
         out["municipalities"] = self.municipality_summary()
+        out["stationarity"] = diagnose(self)
         return out
 
     def _seeker_counts(self) -> dict:

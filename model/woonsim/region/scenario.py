@@ -101,10 +101,14 @@ class Statushouders(Spec):
 
 
 class Quota(Spec):
-    """A share of vacancies designated for aandachtsgroepen."""
+    """A norm for aandachtsgroepen: a share of lettings (`basis: lettings`, the
+    programme's norm, enforced per municipality and calendar year by designating
+    vacancies as needed) or a fixed share of vacancies designated at random (`basis:
+    vacancies`, one way of implementing a norm). `mode` says what designation does."""
 
     share: Share | dict[Code, Share] = 0.0
     mode: Literal["none", "floor", "cap", "ring_fenced"] = "none"
+    basis: Literal["vacancies", "lettings"] = "vacancies"
 
 
 class AllocationSpec(Spec):

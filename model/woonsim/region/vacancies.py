@@ -3,7 +3,12 @@
 A vacancy arises from a tenant's departure (`source` 0), a new-build completion (1) or a
 vacancy chain (2: the old dwelling of a housed doorstromer, `chain` the chain's first
 vacancy and `link` its place in the chain). When it arises it gets its labels: designated
-for aandachtsgroepen (the quota), a lottery advert, local binding. It stays open, and is
+for aandachtsgroepen (the quota), a lottery advert, local binding. Under a lettings norm
+(`quota.basis: lettings`) a vacancy is designated when its municipality's aandachtsgroep
+lettings this calendar year, counting the designated vacancies still open as such, fall
+short of the norm's share of its lettings and open vacancies (a feedback rule, so the
+realised share is what the norm asks); otherwise each is designated at random with the
+quota's share. It stays open, and is
 offered again every cycle, until it is let, or until it is withdrawn: let outside the
 lists after `allocation.withdraw_after_weeks` unlet (`withdrawn`, the time).
 """
@@ -35,8 +40,14 @@ class VacancyLedger:
         quota_rng: np.random.Generator,
         label_rng: np.random.Generator,
         capacity: int = 1024,
+        aandacht: np.ndarray | None = None,
     ):
         self.quota_share, self.quota_on = quota_share, quota_on
+        # the lettings norm: the aandachtsgroep flag of every seeker (None: random basis)
+        self._aandacht = aandacht
+        M = len(quota_share)
+        self.year_lettings = np.zeros(M, np.int64)
+        self.year_aandacht = np.zeros(M, np.int64)
         self.lottery_share, self.local_binding_share = lottery_share, local_binding_share
         self._quota_rng, self._label_rng = quota_rng, label_rng
         self.n = 0
@@ -92,8 +103,12 @@ class VacancyLedger:
         self.source[ids] = source
         self.chain[ids] = ids if chain is None else chain
         self.link[ids] = 0 if link is None else link
-        q = self.quota_share[np.asarray(muni, dtype=np.int64)]
-        self.designated[ids] = (self._quota_rng.random(n) < q) & self.quota_on
+        mu = np.asarray(muni, dtype=np.int64)
+        if self._aandacht is not None and self.quota_on:
+            self.designated[ids] = self._to_designate(mu)
+        else:
+            q = self.quota_share[mu]
+            self.designated[ids] = (self._quota_rng.random(n) < q) & self.quota_on
         self.lottery[ids] = self._label_rng.random(n) < self.lottery_share
         self.local[ids] = self._label_rng.random(n) < self.local_binding_share
         self.n += n
@@ -102,10 +117,39 @@ class VacancyLedger:
         self.cell_of.extend(self.cell[ids].tolist())
         return ids
 
+    def _to_designate(self, mu: np.ndarray) -> np.ndarray:
+        """The lettings norm's rule for new vacancies in municipalities `mu`: in each
+        municipality, designate the first k, the smallest number that brings this year's
+        aandachtsgroep lettings plus open designated vacancies up to the share of this
+        year's lettings plus open vacancies (the new ones included)."""
+        M = len(self.quota_share)
+        op = np.asarray(self.open, dtype=np.int64)
+        open_all = np.bincount(self.muni[op], minlength=M)
+        open_des = np.bincount(self.muni[op], weights=self.designated[op], minlength=M)
+        new = np.bincount(mu, minlength=M)
+        need = self.quota_share * (self.year_lettings + open_all + new)
+        k = np.clip(np.ceil(need - self.year_aandacht - open_des - 1e-9), 0, new).astype(int)
+        # rank of each new vacancy within its municipality, in arrival order
+        order = np.argsort(mu, kind="stable")
+        rank = np.empty(len(mu), np.int64)
+        starts = np.concatenate([[0], np.cumsum(new)])[mu[order]]
+        rank[order] = np.arange(len(mu)) - starts
+        return rank < k[mu]
+
+    def new_year(self) -> None:
+        """A monitor counts the norm per calendar year."""
+        self.year_lettings[:] = 0
+        self.year_aandacht[:] = 0
+
     def record_lettings(self, v: np.ndarray, s: np.ndarray, t: float) -> None:
         """Vacancies `v` are let to households `s` at t."""
         self.let_time[v] = t
         self.let_to[v] = s
+        if self._aandacht is not None:
+            mu = self.muni[v].astype(np.int64)
+            M = len(self.quota_share)
+            self.year_lettings += np.bincount(mu, minlength=M)
+            self.year_aandacht += np.bincount(mu[self._aandacht[s]], minlength=M)
 
     def withdraw(self, v: np.ndarray, t: float) -> None:
         """Vacancies `v`, unlet too long, are let outside the lists at t."""
