@@ -284,12 +284,12 @@ def _sentences(t: dict[str, pd.DataFrame], experiment: dict) -> list[str]:
         text = f"{v} ({settings.get(v, '')}), against {baseline}, " + _join(parts) + "."
         share = get("share of lettings to aandachtsgroepen")
         norm = _norm(experiment, v)
-        if share is not None and norm is not None and norm[1] == "floor":
-            if share.level < 100 * norm[0] - 1:
-                text += (
-                    f" The {100 * norm[0]:.0f}% norm is not reached: aandachtsgroepen take "
-                    f"{_num(share.level, 1)}% of lettings, all their demand allows."
-                )
+        short = norm is not None and norm[1] == "floor"
+        if short and share is not None and share.level < 100 * norm[0] - 1:
+            text += (
+                f" The {100 * norm[0]:.0f}% norm is not reached: aandachtsgroepen take "
+                f"{_num(share.level, 1)}% of lettings, all their demand allows."
+            )
         lost = [
             (get(f"{what} lost per extra aandachtsgroep letting"), what)
             for what in ("starters' first homes", "doorstromers' moves")
@@ -342,9 +342,9 @@ def _norm(experiment: dict, variant: str) -> tuple[float, str] | None:
     for v in experiment.get("variants", []):
         if v.get("name") == variant:
             q = v.get("set", {}).get("allocation.quota")
-            if isinstance(q, dict) and q.get("basis") == "lettings":
-                if isinstance(q.get("share"), int | float):
-                    return float(q["share"]), q.get("mode", "none")
+            lettings = isinstance(q, dict) and q.get("basis") == "lettings"
+            if lettings and isinstance(q.get("share"), int | float):
+                return float(q["share"]), q.get("mode", "none")
     return None
 
 

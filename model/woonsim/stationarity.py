@@ -100,7 +100,8 @@ def drift(x: np.ndarray) -> float:
 def diagnose(result) -> dict:
     """The run's verdict (see the module docstring): per series the MSER-5 truncation
     point (years from the start of the burn-in), searched over the burn-in but leaving at
-    least a quarter of the run after it (None: the minimum is at the end of the search) and the reported window's drift (relative change per year); `stationary`: every
+    least a quarter of the run after it (None: the minimum is at the end of the search)
+    and the reported window's drift (relative change per year); `stationary`: every
     truncation point lies within the burn-in."""
     burn_in = float(result.spec.burn_in_years)
     n0 = int(round(burn_in / STEP))
