@@ -305,7 +305,8 @@ def run_metrics(result: RegionResult) -> pa.Table:
             _times(rows, name, code, search[here], reg_time[here], years)
             # the censored measures count seekers by their home municipality
             if name in CENSORED_PER_MUNICIPALITY:
-                _censored(rows, name, code, b, m.seekers.registration, mine & (home == i), window)
+                here_home = mine & (home == i)
+                _censored(rows, name, code, b, m.seekers.registration, here_home, window, True)
 
     verdict = diagnose(result)
     rows.add("window_stationary", "all", "", float(verdict["stationary"]))
