@@ -438,6 +438,13 @@ def cmd_national(args: argparse.Namespace) -> int:
             f"{format(c['observed'], fmt):>12}  {c['year']}  {c['source']}"
             + (f" ({c['note']})" if c.get("note") else "")
         )
+    reg = out["regions"]
+    if "window_stationary" in reg:
+        bad = reg.loc[~reg["window_stationary"].astype(bool), "region"].tolist()
+        print(
+            f"reported window stationary (MSER-5) in {len(reg) - len(bad)} of {len(reg)} "
+            "regions" + (f"; not in {', '.join(bad)}" if bad else "")
+        )
     print(f"wrote {written} ({time.perf_counter() - t0:.0f} s)")
     return 0
 

@@ -199,6 +199,7 @@ def _run_region(task) -> tuple[dict, list[dict]]:
         "aandachtsgroep_share_of_lettings": r["aandachtsgroep_share_of_lettings"],
         "active_seekers_per_year": r["active_seekers_per_year"],
         "statushouder_backlog_end": float(backlog.sum()),
+        "window_stationary": bool(s["stationarity"]["stationary"]),
     }
     for g in ("starters", "doorstromers"):
         st = s["groups"].get(g, {}).get("search_time_at_letting")

@@ -8,8 +8,10 @@ batch the series in means of 5, and truncate where the squared standard error of
 mean of what remains is smallest, searching the first half only.
 
 A run's reported window starts in the steady state when, for every series, MSER-5
-applied to the run's whole series (burn-in and window) truncates within the burn-in: the
-start-up transient from empty lists is over before the first reported year. (Applied to
+applied to the run's whole series (burn-in and window, searched over its first half as
+the rule prescribes) truncates within the burn-in: the start-up transient from empty
+lists is over before the first reported year. The verdict is conservative: a transient
+that lasts past half the run is flagged even when it ends within the burn-in. (Applied to
 the burn-in alone the rule is fragile on single runs of small regions, whose slow
 random fluctuations often put its minimum at the end of the search range.) What moves
 the series inside the window is the drivers: construction, demolition and sales of the
@@ -40,10 +42,10 @@ SERIES = {
 }
 
 
-def truncation(x: np.ndarray, batch: int = BATCH, search: int | None = None) -> int | None:
+def truncation(x: np.ndarray, batch: int = BATCH) -> int | None:
     """MSER-`batch` truncation point, in observations of `x` (a multiple of `batch`),
-    searched over the first `search` batches (default: the first half); None when the
-    minimum falls at the end of the search (the series has not settled there)."""
+    searched over the first half; None when the minimum falls at the end of that half
+    (the series has not settled there)."""
     x = np.asarray(x, float)
     x = x[np.isfinite(x)] if np.isnan(x).any() else x
     nb = len(x) // batch
@@ -58,7 +60,7 @@ def truncation(x: np.ndarray, batch: int = BATCH, search: int | None = None) -> 
     s2 = np.cumsum(rev**2)[::-1]
     k = n[::-1].astype(float)
     stat = (s2 - s1**2 / k) / k**2
-    limit = nb // 2 if search is None else max(1, min(search, nb - 1))
+    limit = nb // 2
     d = int(np.argmin(stat[: limit + 1]))
     return None if d >= limit else d * batch
 
@@ -99,17 +101,15 @@ def drift(x: np.ndarray) -> float:
 
 def diagnose(result) -> dict:
     """The run's verdict (see the module docstring): per series the MSER-5 truncation
-    point (years from the start of the burn-in), searched over the burn-in but leaving at
-    least a quarter of the run after it (None: the minimum is at the end of the search)
-    and the reported window's drift (relative change per year); `stationary`: every
+    point (years from the start of the burn-in), searched over the first half of the run
+    as MSER prescribes (None: the minimum is at the end of the search, the run has not
+    settled by then) and the reported window's drift (relative change per year); `stationary`: every
     truncation point lies within the burn-in."""
     burn_in = float(result.spec.burn_in_years)
     n0 = int(round(burn_in / STEP))
     points, drifts = {}, {}
     for name, x in series(result).items():
-        # search the burn-in, keeping a quarter of the run (at least 4 batches) after it
-        nb = len(x) // BATCH
-        d = truncation(x, search=max(nb // 2, min(n0 // BATCH, nb - max(4, nb // 4))))
+        d = truncation(x)
         points[name] = None if d is None else d * STEP
         drifts[name] = drift(x[n0:])
     return {
