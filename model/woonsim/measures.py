@@ -243,10 +243,9 @@ def _times(rows: _Rows, group: str, muni: str, search: np.ndarray, reg: np.ndarr
 CENSORED_PER_MUNICIPALITY = ("regulier", "aandachtsgroepen", "regulier_first_home", "regulier_move")
 
 
-def _censored(rows: _Rows, group: str, muni: str, b, registration, mine, window, both=False):
-    """The censored measures of the seekers `mine` (both origins with `both`, else the
-    start of searching only)."""
-    for origin in ORIGINS if both else ("search",):
+def _censored(rows: _Rows, group: str, muni: str, b, registration, mine, window):
+    """The censored measures of the seekers `mine`, from both origins (`ORIGINS`)."""
+    for origin in ORIGINS:
         start = b.arrival if origin == "search" else registration
         c = period_curves(start[mine], b.exit[mine], b.reason[mine], window)
         for k in HORIZONS:
@@ -295,7 +294,7 @@ def run_metrics(result: RegionResult) -> pa.Table:
                 "",
                 (housed[cohort] & (search[cohort] <= k)).mean() if cohort.any() else None,
             )
-        _censored(rows, name, "", b, m.seekers.registration, mine, window, both=True)
+        _censored(rows, name, "", b, m.seekers.registration, mine, window)
         rows.add("exits_without_housing_per_year", name, "", (gone_in_period & mine).sum() / years)
         qs = np.quantile(search[sel], QUANTILES) if sel.any() else [None] * len(QUANTILES)
         for q, x in zip(QUANTILES, qs, strict=True):
@@ -306,7 +305,7 @@ def run_metrics(result: RegionResult) -> pa.Table:
             # the censored measures count seekers by their home municipality
             if name in CENSORED_PER_MUNICIPALITY:
                 here_home = mine & (home == i)
-                _censored(rows, name, code, b, m.seekers.registration, here_home, window, True)
+                _censored(rows, name, code, b, m.seekers.registration, here_home, window)
 
     verdict = diagnose(result)
     rows.add("window_stationary", "all", "", float(verdict["stationary"]))
