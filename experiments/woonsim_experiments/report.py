@@ -357,6 +357,8 @@ def _stationarity(df: pd.DataFrame) -> str:
     ok, n = int(st["value"].sum()), len(st)
     drift = df[df["measure"] == "window_drift_waiting_regulier"]["value"]
     text = (
+        "Every policy holds from the start of the burn-in, so each variant is compared "
+        "with the baseline in its own steady state. "
         f"Stationarity: in {ok} of {n} runs the reported window starts past the start-up "
         "transient (MSER-5 on the half-yearly series truncates within the burn-in; "
         "woonsim.stationarity)."
