@@ -648,15 +648,14 @@ def headline(
     `method`. Censored measures first (woonsim.survival), then the statushouders' side,
     then search time at letting, a measure over the housed only."""
     region = differences[differences["municipality"] == ""]
-    pick_list = list(HEADLINE)
-    extra = None
+    backlog_end = None
     if df is not None:
         baseline, paired = _defaults(df, experiment.get("baseline"), experiment.get("paired"))
         bl = _last_time(df, "taakstelling_backlog")
         if len(bl):
-            extra = compare(bl, baseline, paired)
+            backlog_end = compare(bl, baseline, paired)
     rows = []
-    for measure, group, quantity, unit, k_level, k in pick_list:
+    for measure, group, quantity, unit, k_level, k in HEADLINE:
         sel = region[(region["measure"] == measure) & (region["group"] == group)]
         for r in sel.itertuples():
             rows.append(
@@ -667,8 +666,8 @@ def headline(
                     "method": r.method,
                 }
             )  # fmt: skip
-    if extra is not None:
-        for r in extra.itertuples():
+    if backlog_end is not None:
+        for r in backlog_end.itertuples():
             rows.append(
                 {
                     "variant": r.variant, "quantity": BACKLOG, "unit": "households",

@@ -26,7 +26,6 @@ from woonsim.measures import observe
 from woonsim.paths import get_path, set_path
 from woonsim.region.market import RegionalMarket
 from woonsim.scenario import parse_scenario
-from woonsim.stationarity import diagnose
 from woonsim.yaml_loader import read_yaml
 
 __all__ = ["Parameter", "Target", "calibrate", "load_spec", "measure", "with_parameters"]
@@ -70,7 +69,7 @@ def _simulate(args) -> list[float]:
     scenario, seed, targets = args
     result = RegionalMarket(scenario, seed).run()
     values = [measure(result, t.measure, t.group, t.area, t.statistic) for t in targets]
-    return [*values, float(diagnose(result)["stationary"])]
+    return [*values, float(result.stationarity["stationary"])]
 
 
 @dataclass
@@ -162,14 +161,14 @@ def calibrate(
     def values_of(u: np.ndarray) -> np.ndarray:
         return lo + (hi - lo) / (1 + np.exp(-u))
 
-    def simulate(values, seeds=seeds) -> np.ndarray:
-        sc = with_parameters(scenario, params, values)
-        return np.array(list(mapper(_simulate, [(sc, s, targets) for s in seeds])))[:, :-1]
-
     def simulate_table(values, seeds) -> tuple[np.ndarray, float]:
+        """(replications, targets) values, and the share of runs with a stationary window."""
         sc = with_parameters(scenario, params, values)
         out = np.array(list(mapper(_simulate, [(sc, s, targets) for s in seeds])))
         return out[:, :-1], float(out[:, -1].mean())
+
+    def simulate(values, seeds=seeds) -> np.ndarray:
+        return simulate_table(values, seeds)[0]
 
     count = 0
 

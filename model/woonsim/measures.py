@@ -34,7 +34,7 @@ from woonsim.region.cells import KINDS
 from woonsim.region.results import RegionResult
 from woonsim.region.taakstelling import period_of
 from woonsim.results import ABANDONED, CENSORED, HOUSED, RunResult
-from woonsim.stationarity import SERIES, diagnose
+from woonsim.stationarity import SERIES
 from woonsim.survival import period_curves
 
 __all__ = [
@@ -307,7 +307,7 @@ def run_metrics(result: RegionResult) -> pa.Table:
                 here_home = mine & (home == i)
                 _censored(rows, name, code, b, m.seekers.registration, here_home, window)
 
-    verdict = diagnose(result)
+    verdict = result.stationarity
     rows.add("window_stationary", "all", "", float(verdict["stationary"]))
     for name, x in verdict["window_drift_per_year"].items():
         rows.add(f"window_drift_{name}", "all", "", x)

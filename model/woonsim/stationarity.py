@@ -103,8 +103,8 @@ def diagnose(result) -> dict:
     """The run's verdict (see the module docstring): per series the MSER-5 truncation
     point (years from the start of the burn-in), searched over the first half of the run
     as MSER prescribes (None: the minimum is at the end of the search, the run has not
-    settled by then) and the reported window's drift (relative change per year); `stationary`: every
-    truncation point lies within the burn-in."""
+    settled by then) and the reported window's drift (relative change per year);
+    `stationary`: every truncation point lies within the burn-in."""
     burn_in = float(result.spec.burn_in_years)
     n0 = int(round(burn_in / STEP))
     points, drifts = {}, {}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -94,6 +95,11 @@ class RegionResult:
         """The vacancy ledger's columns."""
         return self.vacancies.columns()
 
+    @cached_property
+    def stationarity(self) -> dict:
+        """The run's stationarity verdict (`woonsim.stationarity.diagnose`), computed once."""
+        return diagnose(self)
+
     def _reported(self, t: np.ndarray) -> np.ndarray:
         """Times in the reported calendar years (after the burn-in), by `period_of`."""
         return period_of(np.asarray(t, dtype=float), 1) >= round(self.spec.burn_in_years)
@@ -141,7 +147,7 @@ class RegionResult:
             "statushouder_backlog_at_end": self.statushouder_backlog()[-1].tolist(),
         }
         out["municipalities"] = self.municipality_summary()
-        out["stationarity"] = diagnose(self)
+        out["stationarity"] = self.stationarity
         return out
 
     def _seeker_counts(self) -> dict:
