@@ -94,7 +94,7 @@ def test_calibration_spec_loads_with_targets_and_holdout():
     from woonsim_experiments.calibrate import load_spec
 
     sc, params, targets, region = load_spec(ROOT / "experiments/calibration/haaglanden.yaml")
-    assert region == "haaglanden" and sc.years == 4 and sc.burn_in_years == 25
+    assert region == "haaglanden" and sc.years == 4 and sc.burn_in_years == 35
     assert {t.use for t in targets} == {"fit", "holdout"}
     # the published times are means (gemiddelden): the fit compares them with the mean
     times = [t for t in targets if t.measure.endswith("_time_at_letting_years")]

@@ -448,7 +448,20 @@ def test_default_experiment_file():
         (0.5, "floor", "lettings"),
         (0.2, "cap", "lettings"),
         (0.3, "floor", "vacancies"),
+        (0.3, "floor", "lettings"),
+        (0.3, "floor", "lettings"),
     ]
+    # the own channels of studenten and arbeidsmigranten: the base's, closed, for all
+    own = {
+        name: [
+            next(
+                g for g in exp.scenario(v).groups if g.name == name
+            ).own_channel_per_1000_households
+            for v in (0, 6, 7)
+        ]
+        for name in ("studenten", "arbeidsmigranten")
+    }
+    assert own == {"studenten": [4.5, 0.0, 6.0], "arbeidsmigranten": [3.2, 0.0, 4.0]}
     # the burn-in is the scenario's, chosen by MSER-5
     assert (exp.base_scenario.burn_in_years, exp.base_scenario.years) == (55, 10)
     assert exp.replications == 8 and exp.root_seed == 20251125 and exp.paired

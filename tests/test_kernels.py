@@ -196,39 +196,58 @@ def test_uniform_buffer_reads_the_generators_sequence_however_it_is_reserved():
     np.testing.assert_array_equal(got, expected[: len(got)])
 
 
-def reference_walk(rows, key, third, adv, t, st, priority_everywhere, ring_fenced, offer_u):
+def reference_walk(
+    rows,
+    key,
+    third,
+    adv,
+    t,
+    st,
+    priority_everywhere,
+    ring_fenced,
+    offer_u,
+    p_accept,
+    start,
+    muni,
+    adv_muni,
+    profile_local,
+):
     """Offers advert by advert down the full ranking (np.lexsort), in plain Python."""
     order = np.lexsort((third, key))
-    pos, takers = 0, []
+    pos, takers, places = 0, [], []
     for a, v in enumerate(adv):
-        taker = -1
+        taker, place = -1, 0
         prio = priority_everywhere or st["designated"][v]
-        for i in order[(key[order] // 8) == a]:
+        for reached, i in enumerate(order[(key[order] // 8) == a], start=1):
             s = rows[i]
             if st["housed"][s] or (ring_fenced and st["designated"][v] and not st["aandacht"][s]):
                 continue
             st["offers"][v] += 1
             u = offer_u[pos]
             pos += 1
-            if u < st["accept"][s]:
-                taker = s
+            if u < p_accept[i]:
+                taker, place = s, reached
                 st["housed"][s] = True
                 break
             st["refusals"][s] += 1
             st["last_refusal"][s] = t
-            if prio and st["kind"][s] == 1 and st["urgency_expiry"][s] > t:
+            granted = st["urgency_expiry"][s] > t and start[s] <= t
+            in_profile = not profile_local or muni[s] == adv_muni[v]
+            if prio and st["kind"][s] == 1 and granted and in_profile:
                 st["urgency_lost"][s] = True
             st["streak"][s] += 1
             if st["streak"][s] >= 2:
                 st["blocked_until"][s] = t + 0.25
                 st["streak"][s] = 0
         takers.append(taker)
-    return np.array(takers), pos
+        places.append(place)
+    return np.array(takers), np.array(places), pos
 
 
 @pytest.mark.parametrize("accept", [0.6, 0.04])  # 0.04: long walks, past the 8 picked one by one
 @pytest.mark.parametrize("ring_fenced", [False, True])
-def test_offer_walk_equals_walking_the_full_ranking(accept, ring_fenced):
+@pytest.mark.parametrize("profile_local", [False, True])
+def test_offer_walk_equals_walking_the_full_ranking(accept, ring_fenced, profile_local):
     from woonsim.region.kernels import offer_walk
 
     g = np.random.default_rng(int(accept * 100) + ring_fenced)
@@ -239,9 +258,10 @@ def test_offer_walk_equals_walking_the_full_ranking(accept, ring_fenced):
     key = adv_pos * 8 + g.integers(0, 8, n)
     third = np.round(g.random(n) * 30)  # many ties: registration dates
     adv = g.permutation(A + 10)[:A].astype(np.int64)
+    # the acceptance chance of each reaction: the level given, varying by reaction
+    p_accept = accept * 2 * g.random(n)
     state = {
         "housed": g.random(n_seekers) < 0.1,
-        "accept": np.full(n_seekers, accept),
         "aandacht": g.random(n_seekers) < 0.4,
         "kind": g.integers(0, 2, n_seekers).astype(np.int8),
         "urgency_expiry": g.random(n_seekers) * 4,
@@ -254,21 +274,41 @@ def test_offer_walk_equals_walking_the_full_ranking(accept, ring_fenced):
         "offers": np.zeros(A + 10, np.int64),
     }
     offer_u = g.random(n + 5)
+    start = g.random(n_seekers) * 3  # urgency granted before t for two in three
+    muni = g.integers(0, 3, n_seekers).astype(np.int16)
+    adv_muni = g.integers(0, 3, A + 10).astype(np.int16)
     ref = {k: v.copy() for k, v in state.items()}
-    expected, expected_pos = reference_walk(
-        rows, key, third, adv, t, ref, False, ring_fenced, offer_u
+    expected, expected_place, expected_pos = reference_walk(
+        rows,
+        key,
+        third,
+        adv,
+        t,
+        ref,
+        not ring_fenced,
+        ring_fenced,
+        offer_u,
+        p_accept,
+        start,
+        muni,
+        adv_muni,
+        profile_local,
     )
     st = state
-    takers, pos = offer_walk(
-        rows, key, third, adv, t, st["housed"], st["accept"], st["aandacht"], st["kind"],
+    takers, place, pos = offer_walk(
+        rows, key, third, adv, t, st["housed"], p_accept, st["aandacht"], st["kind"],
         st["urgency_expiry"], st["urgency_lost"], st["refusals"], st["last_refusal"],
         st["streak"], st["blocked_until"], st["designated"], st["offers"], offer_u, 0,
-        False, ring_fenced, 2, 0.25,
+        not ring_fenced, ring_fenced, 2, 0.25, start, muni, adv_muni, profile_local,
     )  # fmt: skip
     np.testing.assert_array_equal(takers, expected)
+    np.testing.assert_array_equal(place, expected_place)
     assert pos == expected_pos
+    assert (place[takers >= 0] >= 1).all() and (place[takers < 0] == 0).all()
     for k in state:
         np.testing.assert_array_equal(st[k], ref[k], err_msg=k)
     assert (takers >= 0).any() and st["refusals"].sum() > 0
+    if not ring_fenced:  # priority on every advert: some urgent households refuse
+        assert st["urgency_lost"].any()
     if accept < 0.1:
         assert st["offers"].max() > 8  # some walks went past the one-by-one picks

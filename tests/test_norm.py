@@ -28,6 +28,10 @@ def _scenario(quota):
     )
     d.update(municipalities=MUNIS, burn_in_years=3.0, years=4.0)
     d["allocation"]["quota"] = quota
+    # the rule is tested with fixed acceptance chances (no `choice`), where aandachtsgroepen
+    # take what they are offered: with choice, households that refuse designated offers
+    # can leave a floor short, a behavioural outcome that the experiments report
+    d["choice"] = None
     return parse_scenario(d)
 
 
@@ -69,7 +73,16 @@ def test_a_cap_norm_holds_aandachtsgroepen_to_it():
 
 def test_designating_vacancies_is_not_the_norm():
     """30% of vacancies designated adds to current practice's direct placements: the
-    aandachtsgroep share of lettings overshoots 30% (the old reading of a '30% floor')."""
-    norm = _shares({"share": 0.30, "mode": "floor", "basis": "lettings"})
-    designated = _shares({"share": 0.30, "mode": "floor", "basis": "vacancies"})
-    assert _total(designated) > _total(norm) + 0.03
+    aandachtsgroep share of lettings overshoots the 30% norm's (the old reading of a '30%
+    floor'). Pass rule: paired over 8 seeds, the gap is positive in every replication and
+    greater than 0 by a one-sided t-test at the 1% level (mean > t(0.99, 7) SE)."""
+    from scipy import stats
+
+    gaps = []
+    for seed in range(3, 11):
+        norm = _shares({"share": 0.30, "mode": "floor", "basis": "lettings"}, seed)
+        designated = _shares({"share": 0.30, "mode": "floor", "basis": "vacancies"}, seed)
+        gaps.append(_total(designated) - _total(norm))
+    gaps = np.array(gaps)
+    assert (gaps > 0).all(), gaps
+    assert gaps.mean() > stats.t.ppf(0.99, 7) * gaps.std(ddof=1) / np.sqrt(8), gaps

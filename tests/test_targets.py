@@ -83,7 +83,12 @@ def test_every_row_has_source_year_and_confidence(table):
         assert (table[col].str.len() > 0).all(), col
     assert table["confidence"].isin(["A", "B", "C"]).all()
     assert table["year"].str[:4].astype(int).between(2000, 2026).all()
-    assert table["source"].str.contains(r"\[facts §\d", regex=True).all()  # reference section
+    # a section of the domain reference, or the woonsim issue that gives the figure
+    cited = table["source"].str.contains(r"\[(?:facts §\d|woonsim issue \d+\])", regex=True)
+    assert cited.all()
+    # a figure taken from an issue, not from a retrieved source, is confidence C
+    from_issue = ~table["source"].str.contains(r"\[facts §\d", regex=True)
+    assert (table.loc[from_issue, "confidence"] == "C").all()
     assert set(table["measure"]) <= set(MEASURES)
 
 

@@ -57,6 +57,7 @@ __all__ = [
     "tables",
     "task_shares",
     "variant_levers",
+    "who_fills",
 ]
 
 CONFIDENCE = 0.95
@@ -494,6 +495,34 @@ def lettings_lost(df: pd.DataFrame, baseline=None, paired=None) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+def who_fills(df: pd.DataFrame, experiment: dict) -> pd.DataFrame:
+    """Who fills the extra lettings to aandachtsgroepen, group by group: each group's
+    Δ(lettings_per_year) / Δ(lettings_per_year, aandachtsgroepen) against the baseline
+    (the region), with the group's Δ lettings per year beside it. The aandachtsgroepen's
+    ratios add up to 1; a regular group's ratio is minus its lettings lost per extra
+    aandachtsgroep letting."""
+    baseline, paired = experiment["baseline"], bool(experiment.get("paired", True))
+    roles = group_roles(experiment, df)
+    parts = []
+    for group in roles["all"]:
+        r = ratio_of_differences(
+            df,
+            ("lettings_per_year", group, ""),
+            ("lettings_per_year", "aandachtsgroepen", ""),
+            baseline=baseline,
+            paired=paired,
+        )
+        if not len(r):
+            continue
+        d = compare(_select(df, "lettings_per_year", group), baseline, paired)
+        d = d[d["municipality"] == ""][["variant", "diff", "lo", "hi"]]
+        d = d.rename(columns={"diff": "lettings_change", "lo": "lettings_lo",
+                              "hi": "lettings_hi"})  # fmt: skip
+        r = r.assign(group=group, aandachtsgroep=group in roles["aandachtsgroepen"])
+        parts.append(r.merge(d, on="variant", how="left"))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
 def months_per_point(df: pd.DataFrame, baseline=None, paired=None) -> pd.DataFrame:
     """Months of extra waiting of reguliere woningzoekenden per percentage point of lettings
     to aandachtsgroepen: 12·Δ(search_time_km_median, regulier) / (100·Δ share_of_lettings
@@ -701,6 +730,7 @@ def tables(df: pd.DataFrame, experiment: dict) -> dict[str, pd.DataFrame]:
         "differences": diffs,
         "ratios": ratios,
         "headline": headline(diffs, ratios, experiment, df),
+        "who_fills": who_fills(df, experiment),
         "displacement_curve": displacement_curve(df, experiment),
         "search_time_cdf": search_time_cdf(df),
         "backlog": backlog(df, experiment),

@@ -385,6 +385,37 @@ def _join(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
+def _who_fills_html(w: pd.DataFrame) -> str:
+    """The table of who fills the extra aandachtsgroep lettings, group by group."""
+    if not len(w):
+        return ""
+    variants = list(dict.fromkeys(w["variant"]))
+    head = "".join(f"<th>{_esc(v)}</th>" for v in variants)
+    rows = []
+    for group in dict.fromkeys(w["group"]):
+        cells = []
+        for v in variants:
+            r = w[(w["group"] == group) & (w["variant"] == v)]
+            if not len(r) or not r["identified"].iloc[0]:
+                cells.append("<td>–</td>")
+                continue
+            r = r.iloc[0]
+            cells.append(
+                f"<td>{_num(100 * r['estimate'], 0, sign=True)}% "
+                f"({_num(r['lettings_change'], 0, sign=True)}/yr)</td>"
+            )
+        rows.append(f"<tr><th>{_esc(group)}</th>{''.join(cells)}</tr>")
+    return (
+        "<h2>Who fills the extra lettings</h2>"
+        "<p>Each group's change in lettings per year as a share of the change in lettings to "
+        "aandachtsgroepen (the aandachtsgroepen add up to 100%; a regular group's negative "
+        "share is what it loses per extra aandachtsgroep letting), and in brackets its "
+        "change in lettings per year; – where the aandachtsgroepen's change is not "
+        'distinguishable from 0. Data: <a href="who_fills.csv">who_fills.csv</a>.</p>'
+        f"<table><tr><th>group</th>{head}</tr>{''.join(rows)}</table>"
+    )
+
+
 def _headline_html(head: pd.DataFrame) -> str:
     shown = pd.DataFrame(
         {
@@ -541,6 +572,7 @@ def _page(results_dir: Path, df: pd.DataFrame, exp: dict, t: dict, figures: list
         '<p class="caption">Table: <a href="headline.csv">headline.csv</a>; all differences: '
         '<a href="differences.csv">differences.csv</a>; ratios: <a href="ratios.csv">'
         "ratios.csv</a>.</p>",
+        _who_fills_html(t["who_fills"]),
     ]
     for title, png, csvs, caption in figures:
         links = ", ".join(f'<a href="{_esc(c)}">{_esc(c)}</a>' for c in csvs)

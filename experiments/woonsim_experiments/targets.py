@@ -191,7 +191,7 @@ def _check_row(i: int, r: dict[str, str], name: str) -> dict:
         raise bad("low", f"low {r['low']} exceeds value {r['value']}")
     if out["high"] < out["value"]:
         raise bad("high", f"high {r['high']} is below value {r['value']}")
-    times = r["measure"].endswith("_time_at_letting_years")
+    times = r["measure"].endswith(("_time_at_letting_years", "time_in_reception_years"))
     if times and r["statistic"] not in STATISTICS:
         raise bad("statistic", f"a time needs mean or median, got {r['statistic']!r}")
     if not times and r["statistic"]:

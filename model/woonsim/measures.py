@@ -196,10 +196,29 @@ REGISTRY: dict[str, Measure] = _registry(
     Measure("slaagkans", "fraction",
             "advert lettings per active seeker per year (Maaskoepel's definition), mean over "
             "the reported years", table=False, target=True),
-    Measure("reactions_per_advert", "count", "mean reactions per let advert",
+    Measure("reactions_per_advert", "count",
+            "mean reactions per let advert; group `regular` or `lottery`: per let regular "
+            "(ranked) or lottery advert", table=False, target=True),
+    Measure("refusals_per_letting", "count",
+            "mean refusals before an advert or lottery letting (offers per accepted "
+            "dwelling minus one); group `regular` or `lottery` by advert", table=False,
+            target=True),
+    Measure("place_of_taker", "rank",
+            "mean place in the advert's ranking of the household that accepts it (1: the "
+            "first candidate)", table=False, target=True),
+    Measure("own_municipality_share", "fraction",
+            "share of advert and lottery lettings to a household of the dwelling's own "
+            "municipality", table=False, target=True),
+    Measure("time_in_reception_years", "years",
+            "statushouders: mean time from permit (registration) to housing",
             table=False, target=True),
-    Measure("refusals_per_letting", "count", "mean refusals before a letting",
-            table=False, target=True),
+    Measure("taakstelling_realisation", "fraction",
+            "statushouder households housed in a half-year / (its task + the backlog "
+            "carried into it), mean over the reported half-years", table=False, target=True),
+    Measure("taakstelling_backlog_persons", "persons",
+            "statushouders linked to the municipality and not yet housed, in persons "
+            "(households x persons per household), mean over the reported half-year ends",
+            table=False, target=True, per_area=True),
 )  # fmt: skip
 
 MEASURES = {n: m.description for n, m in REGISTRY.items() if m.table}
@@ -435,10 +454,25 @@ def observe(
         return region["slaagkans"]
     if name == "share_lettings_priority":
         return region["aandachtsgroep_share_of_lettings"]
+    pt = result.patterns
     if name == "reactions_per_advert":
+        if group in ("regular", "lottery"):
+            return pt[f"reactions_per_{group}_advert"]
         return region["reactions_per_advert"]["mean"]
     if name == "refusals_per_letting":
-        return region["refusals_per_letting"]
+        if group in ("regular", "lottery"):
+            return pt[f"refusals_per_letting_{group}"]
+        return pt["refusals_per_letting"]
+    if name in ("place_of_taker", "own_municipality_share", "taakstelling_realisation"):
+        return pt[name]
+    if name == "time_in_reception_years":
+        return pt["time_in_reception"]
+    if name == "taakstelling_backlog_persons":
+        bl = result.in_reception()
+        codes = [x.code for x in m.munis]
+        cols = [codes.index(c) for c in area] if area else list(range(len(codes)))
+        per_hh = m.taakstelling.persons_per_household
+        return float(bl[:, cols].sum(axis=1).mean() * per_hh)
     if name == "share_lettings_statushouders":
         housed = (b.reason == HOUSED) & result._reported(b.exit) & in_area
         return float((m.seekers.kind[housed] == KINDS["statushouder"]).mean())

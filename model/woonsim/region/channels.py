@@ -25,7 +25,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from woonsim.region.cells import KINDS, N_LOCAL, N_TYPES
+from woonsim.region.cells import KINDS, N_LAB, N_LOCAL, N_TYPES, RENTS
 from woonsim.region.kernels import offer_walk, rank_order, reaction_keys, refresh_pool
 from woonsim.region.seekers import Seekers
 from woonsim.region.vacancies import VacancyLedger
@@ -100,8 +100,12 @@ class DirectPlacement:
         contingent: bool,
         n_munis: int,
         types_for_cell: list[list[int]],
+        ready_after: float = 0.0,
     ):
         self.name, self.contingent = name, contingent
+        # a household can be placed `ready_after` years after it arrives (statushouders:
+        # the municipality's matching time after COA links them)
+        self.ready_after = ready_after
         self.seekers, self.ledger, self.budgets = seekers, ledger, budgets
         self.types_for_cell = types_for_cell
         n_types = self.n_types = N_TYPES
@@ -125,7 +129,8 @@ class DirectPlacement:
 
     def pop(self, v: int, t: float) -> int:
         mu = self.ledger.muni_of[v]
-        arrived = bisect_right(self._arrivals[mu], t)
+        t_ready = t - self.ready_after  # households that arrived by then are ready
+        arrived = bisect_right(self._arrivals[mu], t_ready)
         if arrived == self._placed[mu] or not self.budgets.left(mu, self._needs_contingent(v)):
             return -1
         best, best_q, best_arr = -1, -1, np.inf
@@ -136,7 +141,7 @@ class DirectPlacement:
             while h < len(q) and gone(q[h], t):
                 h += 1
             self._heads[qi] = h
-            if h < len(q) and arrival[q[h]] <= t and arrival[q[h]] < best_arr:
+            if h < len(q) and arrival[q[h]] <= t_ready and arrival[q[h]] < best_arr:
                 best, best_q, best_arr = q[h], qi, arrival[q[h]]
         if best >= 0:
             self._heads[best_q] += 1
@@ -152,10 +157,11 @@ class DirectPlacement:
         if not self.budgets.left(mu, self._needs_contingent(v)):
             return False
         arrival, gone = self.seekers.arrival_list, self.seekers.gone
+        t_ready = t - self.ready_after
         for ty in self.types_for_cell[self.ledger.cell_of[v]]:
             q = self._queues[mu * self.n_types + ty]
             h = self._heads[mu * self.n_types + ty]
-            while h < len(q) and arrival[q[h]] <= t:
+            while h < len(q) and arrival[q[h]] <= t_ready:
                 if not gone(q[h], t):
                     return True
                 h += 1
@@ -185,6 +191,7 @@ class Adverts:
         self.mode, self.ranking = al.quota.mode, al.ranking
         self.K = al.reactions_per_week * al.cycle_weeks
         self.relax_years = al.relax_after_weeks / 52
+        self.profile_local = al.urgency.profile == "own_municipality"
         self._react_rng, self._lottery_rng = react_rng, lottery_rng
         kind = seekers.kind
         self.members = np.flatnonzero((kind == KINDS["regular"]) | (kind == KINDS["urgent"]))
@@ -195,6 +202,15 @@ class Adverts:
         self._pool_deadline = np.zeros(len(self.members))
         self._n_pool = 0
         self._takers: dict[int, int] = {}
+        self.choice = spec.choice
+        if self.choice is not None:
+            c = self.choice
+            self._attractiveness = np.array(
+                [c.attractiveness.get(code, 0.0) for code in spec.municipalities]
+            )
+            # the region's recent acceptance rate at offer (lettings per offer), which
+            # seekers read off the ranks the platform shows; smoothed over cycles
+            self.accept_rate = 0.2
 
     # --- who reacts to what --------------------------------------------------------------
     def searching(self, t: float) -> np.ndarray:
@@ -227,6 +243,38 @@ class Adverts:
             self._react_rng,
         )
 
+    def utility(self, adv: np.ndarray) -> np.ndarray:
+        """The utility of each advert's dwelling to every household, before the
+        own-municipality term (docs/ODD.md §B3.7)."""
+        c, lg = self.choice, self.ledger
+        local = lg.cell[adv] % N_LOCAL
+        size, rent = local // (N_LAB * len(RENTS)), local // N_LAB % len(RENTS)
+        return (
+            self._attractiveness[lg.muni[adv]]
+            + c.rooms * size
+            + c.rent * rent
+            + c.new_build * (lg.source[adv] == 1)
+            + c.quality_sd * lg.quality[adv]
+        )
+
+    def choose(self, pool: np.ndarray, adv: np.ndarray, t: float):
+        """(household rows, advert positions, acceptance chance of each reaction): the
+        fixed behaviour, or random-utility search (`choice`)."""
+        if self.choice is None:
+            rows, advert_idx = self.reactions(pool, adv, t)
+            return rows, advert_idx, self.seekers.accept[rows]
+        sk, lg = self.seekers, self.ledger
+        only = lg.designated[adv] if self.mode == "ring_fenced" else np.zeros(len(adv), bool)
+        sk.rank_bins(pool, t)
+        base = self.utility(adv)
+        rows, advert_idx = sk.choose_adverts_by_utility(
+            pool, lg.cell[adv] % N_LOCAL, lg.muni[adv], only, self.relaxed(adv, t), base,
+            lg.lottery[adv], self.accept_rate, self.K, self.n_munis, self._react_rng,
+        )  # fmt: skip
+        own = sk.muni[rows] == lg.muni[adv][advert_idx]
+        utility = base[advert_idx] + self.choice.own_municipality * own
+        return rows, advert_idx, sk.acceptance(rows, utility, t)
+
     def rank_keys(self, rows: np.ndarray, advert_idx: np.ndarray, adv: np.ndarray, t: float):
         """Rank keys of the reactions (rows[i] to vacancy adv[advert_idx[i]]), most
         important first (`kernels.reaction_keys`): matching urgency; on an advert
@@ -238,7 +286,8 @@ class Adverts:
             rows, advert_idx, adv, t, sk.kind, sk.urgency_expiry, sk.urgency_lost, sk.muni,
             sk.registration, sk.arrival, sk.last_refusal, sk.aandacht, lg.designated,
             lg.local, lg.muni, lg.lottery, self._lottery_rng.random(len(rows)),
-            self.mode in ("none", "floor"), self.ranking == "points",
+            self.mode in ("none", "floor"), self.ranking == "points", sk.urgency_start,
+            self.profile_local,
         )  # fmt: skip
 
     def rank_reactions(
@@ -266,20 +315,28 @@ class Adverts:
         pool = self.seekers.reacting(self.searching(t), t, self._react_rng)
         if len(pool) == 0:
             return
-        rows, advert_idx = self.reactions(pool, adv, t)
+        rows, advert_idx, p_accept = self.choose(pool, adv, t)
         self.ledger.reactions[adv] += np.bincount(advert_idx, minlength=len(adv))
         self.seekers.count_active(rows, t)
         key, third = self.rank_keys(rows, advert_idx, adv, t)
         sk, lg = self.seekers, self.ledger
         offer_u, pos = sk.offer_draws.reserve(len(rows))  # at most one offer per reaction
-        takers, pos = offer_walk(
-            rows, key, third, adv, t, sk.housed, sk.accept, sk.aandacht, sk.kind,
+        offers_before = int(lg.offers[adv].sum())
+        takers, place, pos = offer_walk(
+            rows, key, third, adv, t, sk.housed, p_accept, sk.aandacht, sk.kind,
             sk.urgency_expiry, sk.urgency_lost, sk.refusals, sk.last_refusal, sk.streak,
             sk.blocked_until, lg.designated, lg.offers, offer_u, pos,
             self.mode in ("none", "floor"), self.mode == "ring_fenced",
-            sk.refusals_before_block, sk.block_years,
+            sk.refusals_before_block, sk.block_years, sk.urgency_start, sk.muni, lg.muni,
+            self.profile_local,
         )  # fmt: skip
         sk.offer_draws.consumed(pos)
+        lg.place[adv] = place
+        if self.choice is not None:
+            made = int(lg.offers[adv].sum()) - offers_before
+            if made:
+                rate = float((takers >= 0).sum()) / made
+                self.accept_rate = 0.9 * self.accept_rate + 0.1 * rate
         self._takers = dict(zip(adverts, takers.tolist(), strict=True))
 
     def pop(self, v: int, t: float) -> int:

@@ -14,6 +14,7 @@ from numba import njit
 __all__ = [
     "ONE_BELOW",
     "advert_weights",
+    "choice_weights",
     "count_new_active",
     "draw_reactions",
     "offer_walk",
@@ -254,6 +255,17 @@ def draw_reactions(w, left, flat, row_of, k_of, uniforms, offsets, K, A, one_bel
             x = min(x, one_below)
             a = _search(flat, r + x, r, A, guess[r * A + min(int(x * A), A - 1)]) - r * A
             a = min(a, A - 1)
+            # rounding at a row's end can land on an advert of zero weight (one the
+            # household may not rent): take the nearest advert of weight below it
+            if w[r * A + a] == 0.0:
+                b = a
+                while b >= 0 and w[r * A + b] == 0.0:
+                    b -= 1
+                if b < 0:
+                    b = a
+                    while b < A and w[r * A + b] == 0.0:
+                        b += 1
+                a = b if b < A else -1
             for c in range(j):
                 if chosen[i, c] == a:
                     a = -1
@@ -335,13 +347,14 @@ def count_new_active(rows, last_active_year, y):
 def reaction_keys(
     rows, adv_pos, adv, t, kind, urgency_expiry, urgency_lost, muni, registration,
     arrival, last_refusal, aandacht, designated, local, adv_muni, lottery, lottery_u,
-    priority_everywhere, points,
+    priority_everywhere, points, urgency_start, profile_local,
 ):  # fmt: skip
     """Rank keys of reactions (household rows[i] to vacancy adv[adv_pos[i]]), most
     important first, packed with the advert as (advert position * 8 + flags) and a third
     key: flags are not matching urgency (an urgent household within its search period,
-    urgency not lost, on an advert where priority applies: everywhere, or designated
-    adverts), not an aandachtsgroep household on an advert designated for them, not
+    from `urgency_start` to `urgency_expiry`, urgency not lost, on an advert where
+    priority applies: everywhere, or designated adverts; with `profile_local`, only in
+    its own municipality), not an aandachtsgroep household on an advert designated for them, not
     local on a local-binding advert; the third is registration time, the lottery draw
     `lottery_u[i]` on a lottery advert, or minus the points (wachtpunten: months
     registered, plus zoekpunten: months searching since the last refusal)."""
@@ -353,8 +366,10 @@ def reaction_keys(
         urgent = (
             kind[s] == URGENT
             and urgency_expiry[s] > t
+            and urgency_start[s] <= t
             and not urgency_lost[s]
             and (priority_everywhere or designated[v])
+            and (not profile_local or muni[s] == adv_muni[v])
         )
         for_them = designated[v] and aandacht[s]
         is_local = local[v] and muni[s] == adv_muni[v]
@@ -371,29 +386,34 @@ def reaction_keys(
 
 @njit(cache=True)
 def offer_walk(
-    rows, key, third, adv, t, housed, accept, aandacht, kind, urgency_expiry,
+    rows, key, third, adv, t, housed, p_accept, aandacht, kind, urgency_expiry,
     urgency_lost, refusals, last_refusal, streak, blocked_until, designated, offers,
     offer_u, offer_pos, priority_everywhere, ring_fenced, refusals_before_block,
-    block_years,
+    block_years, urgency_start, muni, adv_muni, profile_local,
 ):  # fmt: skip
     """Let the cycle's adverts adv, in order: offers go down each advert's ranking (by
     key, then third, ties in reaction order: the order `rank_order` gives) to the first
     household not yet housed and allowed to take it (ring-fenced designated adverts:
     aandachtsgroep households only), each offer counted and accepted when the next
-    uniform offer_u[offer_pos] is below the household's acceptance chance; a refusal
-    is counted, ends urgency where priority applied, and blocks reactions for
-    `block_years` after `refusals_before_block` in a row. Candidates are selected as
-    the walk reaches them (an advert is usually let to one of its first few); a long
-    walk sorts the rest of its block once. Returns the taker of each advert (-1: none)
-    and the offers position after the cycle."""
+    uniform offer_u[offer_pos] is below the reaction's acceptance chance p_accept[i]
+    (the household's fixed chance, or its choice given the dwelling); a refusal
+    is counted, ends urgency where priority applied (urgency granted, from
+    `urgency_start`; with `profile_local` in the household's own municipality only),
+    and blocks reactions for `block_years` after `refusals_before_block` in a row.
+    Candidates are selected as the walk reaches them (an advert is usually let to one
+    of its first few); a long walk sorts the rest of its block once. Returns the taker
+    of each advert (-1: none), the taker's place in the advert's ranking (1: first; 0:
+    none) and the offers position after the cycle."""
     A = len(adv)
     order, bounds = _counting_order(key, 8 * A)
     used = np.zeros(len(rows), np.bool_)
     takers = np.full(A, -1, np.int64)
+    place = np.zeros(A, np.int64)
     for a in range(A):
         v = adv[a]
         prio = priority_everywhere or designated[v]
         fenced = ring_fenced and designated[v]
+        reached = 0  # candidates of the ranking reached so far
         for k in range(8 * a, 8 * a + 8):
             lo, hi = bounds[k], bounds[k + 1]
             picked = 0
@@ -422,19 +442,27 @@ def offer_walk(
                         break
                     i = rest[picked - 8]
                 picked += 1
+                reached += 1
                 s = rows[i]
                 if housed[s] or (fenced and not aandacht[s]):
                     continue
                 offers[v] += 1
                 u = offer_u[offer_pos]
                 offer_pos += 1
-                if u < accept[s]:
+                if u < p_accept[i]:
                     takers[a] = s
+                    place[a] = reached
                     housed[s] = True
                     break
                 refusals[s] += 1
                 last_refusal[s] = t
-                if prio and kind[s] == URGENT and urgency_expiry[s] > t:
+                if (
+                    prio
+                    and kind[s] == URGENT
+                    and urgency_expiry[s] > t
+                    and urgency_start[s] <= t
+                    and (not profile_local or muni[s] == adv_muni[v])
+                ):
                     urgency_lost[s] = True
                 streak[s] += 1
                 if streak[s] >= refusals_before_block:
@@ -442,4 +470,118 @@ def offer_walk(
                     streak[s] = 0
             if takers[a] >= 0:
                 break
-    return takers, offer_pos
+    return takers, place, offer_pos
+
+
+@njit(cache=True)
+def choice_weights(
+    htype, aandacht, muni, qbin, rows, adv_local, adv_muni, adv_only, adv_relaxed,
+    adv_utility, adv_lottery, eligible, eligible_relaxed, own, n_munis, n_types, n_bins,
+    K, accept_rate, strategic, work,
+):  # fmt: skip
+    """The reaction weights of a cycle under random-utility search (docs/ODD.md §B3.7),
+    per distinct (household type, aandachtsgroep, municipality, rank bin) key of the
+    reacting households `rows`, in key order. A key's weight for an advert it may rent is
+    exp(utility) x the chance its rank gives it, normalised per key: drawing K adverts
+    without replacement in proportion to these weights is taking the K best of utility +
+    log chance + a Gumbel taste shock (Plackett-Luce). Utility is the advert's
+    `adv_utility` plus `own` in the household's own municipality. The chance: the
+    platform shows the rank; with n the advert's expected reactions (from the weights
+    without the chance, summed over the keys), a household in rank bin b (of n_bins; the
+    bin n_bins is priority: first in line) is reached past q n earlier-registered rivals,
+    q = (b + 1/2) / n_bins, each accepting with the region's recent acceptance rate a:
+    (1 - a)^(q n); on a lottery advert its place is uniform: (1 - (1 - a)^n) / (n a).
+    With `strategic` false the chance is left out. Returns what `advert_weights` returns."""
+    n, A = len(rows), len(adv_local)
+    B = n_bins + 1
+    n_keys = n_types * 2 * n_munis * B
+    key = np.empty(n, np.int64)
+    index = np.full(n_keys, -1, np.int64)
+    for i in range(n):
+        s = rows[i]
+        key[i] = ((np.int64(htype[s]) * 2 + aandacht[s]) * n_munis + muni[s]) * B + qbin[s]
+        index[key[i]] = 0
+    R = 0
+    for k in range(n_keys):
+        if index[k] == 0:
+            index[k] = R
+            R += 1
+    ukeys = np.empty(R, np.int64)
+    for k in range(n_keys):
+        if index[k] >= 0:
+            ukeys[index[k]] = k
+    count = np.zeros(R, np.int64)
+    for i in range(n):
+        count[index[key[i]]] += 1
+    w = work[: R * A]
+    left = work[R * A : 2 * R * A]
+    flat = work[2 * R * A : 3 * R * A]
+    n_elig = np.zeros(R, np.int64)
+    expected = np.zeros(A)
+    # exp(utility) of each advert, outside and inside the own municipality
+    top = -np.inf
+    for a in range(A):
+        top = max(top, adv_utility[a])
+    e = np.empty(A)
+    for a in range(A):
+        e[a] = np.exp(adv_utility[a] - top)
+    e_own = np.exp(own)
+    # pass 1: utility only; the expected reactions of each advert
+    for r in range(R):
+        rest = ukeys[r] // B
+        ht, aa, mu = rest // (2 * n_munis), (rest // n_munis) % 2, rest % n_munis
+        mass = 0.0
+        m = 0
+        for a in range(A):
+            if adv_relaxed[a]:
+                ok = eligible_relaxed[ht, adv_local[a]]
+            else:
+                ok = eligible[ht, adv_local[a]]
+            x = 0.0
+            if ok and (not adv_only[a] or aa == 1):
+                x = e[a] * e_own if adv_muni[a] == mu else e[a]
+                if x > 0:
+                    m += 1
+            w[r * A + a] = x
+            mass += x
+        if mass > 0:
+            scale = count[r] * min(K, m) / mass
+            for a in range(A):
+                expected[a] += scale * w[r * A + a]
+    # the chance each rank bin gives on each advert
+    log_miss = np.log(max(1.0 - accept_rate, 1e-12))
+    chance = np.ones((B, A))
+    if strategic:
+        for a in range(A):
+            mu_a = expected[a]
+            for b in range(n_bins):
+                if adv_lottery[a]:
+                    x = mu_a * accept_rate
+                    chance[b, a] = (1.0 - np.exp(mu_a * log_miss)) / x if x > 1e-12 else 1.0
+                else:
+                    chance[b, a] = np.exp((b + 0.5) / n_bins * mu_a * log_miss)
+    # pass 2: exp(utility) x chance, normalised per key
+    for r in range(R):
+        b = ukeys[r] % B
+        mass = 0.0
+        for a in range(A):
+            x = w[r * A + a] * chance[b, a]
+            w[r * A + a] = x
+            mass += x
+        acc = 0.0
+        for a in range(r * A, (r + 1) * A):
+            w[a] = w[a] / mass if mass > 0 else 0.0
+            if w[a] > 0:
+                n_elig[r] += 1
+            acc = w[a] if a == r * A else acc + w[a]
+            left[a] = acc - w[a]
+            flat[a] = acc + r
+    row_of = np.empty(n, np.int64)
+    k_of = np.empty(n, np.int64)
+    counts = np.zeros(K, np.int64)
+    for i in range(n):
+        row_of[i] = index[key[i]]
+        k_of[i] = min(K, n_elig[row_of[i]])
+        for j in range(k_of[i]):
+            counts[j] += 1
+    return w, left, flat, row_of, k_of, counts

@@ -137,6 +137,7 @@ class RegionalMarket(mesa.Model):
             quota_rng=stream(self.seed, "quota"),
             label_rng=stream(self.seed, "labels"),
             aandacht=self.seekers.aandacht if al.quota.basis == "lettings" else None,
+            quality_rng=stream(self.seed, "quality") if sc.choice is not None else None,
         )
         self.budgets = Budgets(
             np.full(self.n_munis, np.inf)
@@ -172,14 +173,17 @@ class RegionalMarket(mesa.Model):
             np.flatnonzero(ELIGIBLE[:, c % N_LOCAL]).tolist() for c in range(self.n_munis * N_LOCAL)
         ]
 
-        def direct(name: str, kind: str, contingent: bool) -> DirectPlacement:
+        def direct(name: str, kind: str, contingent: bool, ready_after=0.0) -> DirectPlacement:
             members = rows[sk.kind == KINDS[kind]]
             return DirectPlacement(
                 name, sk, lg, self.budgets, members, contingent, self.n_munis, types_for_cell,
+                ready_after,
             )  # fmt: skip
 
         self.binding = BindingOffers(sk, lg, rows[sk.kind == KINDS["urgent"]])
-        self.statushouder_placement = direct("statushouder", "statushouder", False)
+        self.statushouder_placement = direct(
+            "statushouder", "statushouder", False, self.spec.statushouders.matching_weeks / 52
+        )
         self.contingent_placement = direct("contingent", "contingent", True)
         self.adverts = Adverts(
             sk, lg, self.spec, self.n_munis, stream(self.seed, "reactions"),

@@ -100,6 +100,77 @@ class RegionResult:
         """The run's stationarity verdict (`woonsim.stationarity.diagnose`), computed once."""
         return diagnose(self)
 
+    @cached_property
+    def patterns(self) -> dict:
+        """The observed patterns of search and allocation in the reported years (docs/
+        ODD.md §B2), computed once: over advert and lottery lettings, refusals per
+        letting, the taker's place in the ranking, reactions per regular and per lottery
+        advert and the share let to a household of the dwelling's own municipality; for
+        statushouders, the time from permit to housing (time in reception) and the
+        share of each half-year's task plus backlog housed in it."""
+        m, v = self, self.vac
+        let = (v["let_to"] >= 0) & self._reported(np.where(v["let_to"] >= 0, v["let_time"], 0))
+        taker = np.where(let, v["let_to"], 0)
+        advert = let & (m.seekers.route[taker] <= 1)
+        lottery = advert & v["lottery"]
+        regular = advert & ~v["lottery"]
+
+        def mean(x):
+            return float(np.mean(x)) if len(x) else None
+
+        b = self.base
+        sh = (b.reason == HOUSED) & self._reported(b.exit)
+        sh &= m.seekers.kind == KINDS["statushouder"]
+        out = {
+            "refusals_per_letting": mean(v["offers"][advert] - 1),
+            "refusals_per_letting_regular": mean(v["offers"][regular] - 1),
+            "refusals_per_letting_lottery": mean(v["offers"][lottery] - 1),
+            "place_of_taker": mean(v["place"][advert]),
+            "reactions_per_regular_advert": mean(v["reactions"][regular]),
+            "reactions_per_lottery_advert": mean(v["reactions"][lottery]),
+            "own_municipality_share": mean(
+                (m.seekers.muni[taker[advert]] == v["muni"][advert]).astype(float)
+            ),
+            "time_in_reception": mean((b.exit - m.seekers.registration)[sh]),
+            "taakstelling_realisation": self._realisation(),
+        }
+        return out
+
+    def in_reception(self) -> np.ndarray:
+        """(reported half-year ends, municipalities): statushouder households linked to
+        the municipality and not yet housed, the backlog a municipality reports when its
+        task follows the linkings (ODD §B2)."""
+        sc, b = self.spec, self.base
+        h0, h1 = int(round(2 * sc.burn_in_years)), int(round(2 * self.horizon))
+        sh = self.seekers.kind == KINDS["statushouder"]
+        arrival, muni = b.arrival[sh], self.seekers.muni[sh]
+        left = np.where(b.reason[sh] == CENSORED, np.inf, b.exit[sh])
+        out = np.zeros((h1 - h0, self.n_munis), np.int64)
+        for k, h in enumerate(range(h0 + 1, h1 + 1)):
+            T = h / 2
+            out[k] = np.bincount(muni[(arrival <= T) & (left > T)], minlength=self.n_munis)
+        return out
+
+    def _realisation(self) -> float | None:
+        """Households housed in each reported half-year / (its task + the households in
+        reception at its start), over the region; the mean over the half-years."""
+        sc = self.spec
+        if not any(g.kind == "statushouder" for g in sc.groups):
+            return None
+        tk = self.taakstelling
+        h0, h1 = int(round(2 * sc.burn_in_years)), int(round(2 * self.horizon))
+        waiting = self.in_reception().sum(axis=1)
+        b = self.base
+        sh = self.seekers.kind == KINDS["statushouder"]
+        T0 = h0 / 2
+        start = int(
+            ((b.arrival[sh] <= T0) & ((b.exit[sh] > T0) | (b.reason[sh] == CENSORED))).sum()
+        )
+        task = tk.persons.sum() / tk.persons_per_household
+        housed = tk.housed[h0:h1].sum(axis=1)
+        due = task + np.concatenate([[start], waiting[:-1]])
+        return float(np.mean(housed / due)) if len(due) else None
+
     def _reported(self, t: np.ndarray) -> np.ndarray:
         """Times in the reported calendar years (after the burn-in), by `period_of`."""
         return period_of(np.asarray(t, dtype=float), 1) >= round(self.spec.burn_in_years)
@@ -137,7 +208,7 @@ class RegionResult:
             "lettings_per_year": float(let.sum() / years),
             "aandachtsgroep_share_of_lettings": float(aandacht.mean()) if let.any() else None,
             "reactions_per_advert": _dist(v["reactions"][let & (advert_route <= 1)]),
-            "refusals_per_letting": float((v["offers"][let] - 1).mean()) if let.any() else None,
+            **self.patterns,
             "vacancy_chain_length": _dist(chains) if len(chains) else None,
             "vacancies_open_at_end": len(m.vacancies.open),
             "vacancies_withdrawn_per_year": float(

@@ -74,13 +74,42 @@ class GroupSpec(Spec):
     kind: Literal["regular", "urgent", "statushouder", "contingent"] = "regular"
     aandachtsgroep: bool = False
     inflow_per_1000_households: NonNeg = 0.0  # active seekers starting per year
+    # the group's own channel (campus and youth contracts, employer housing, units that
+    # are not self-contained), outside the corporations' self-contained stock: dwellings
+    # per year per 1,000 households; the group's inflow beyond it searches the adverts
+    own_channel_per_1000_households: NonNeg = 0.0
     household: Household = Household()
     patience_years: Pos | None = 5.0
     registration_lead_years: NonNeg = 3.0  # mean registration time before searching
     leaves_vacancy: Share = 0.0  # P(previous home is a corporation dwelling in the region)
     weekly_activity: Share = 0.3  # P(reacting in a given week)
-    accept: Share = 0.5  # P(accepting an offer)
+    accept: Share = 0.5  # P(accepting an offer), when `choice` is off
+    # with `choice`: the group's reservation utility (higher: choosier), docs/ODD.md §B3.7
+    reservation: float = 0.0
     household_formation: bool = False  # inflow grows with kostendelersnorm_extra_households
+
+
+class Choice(Spec):
+    """Random-utility search (docs/ODD.md §B3.7). A dwelling's utility to a household is
+    its municipality's attractiveness, `own_municipality` in the household's own
+    municipality, `rooms` per size class, `rent` per rent class, `new_build` for a
+    first letting and the dwelling's own quality (normal, sd `quality_sd`, the same for
+    every household). Households react to the adverts of highest utility + log of the
+    chance their shown rank gives (`strategic`) + a Gumbel taste shock, and accept an
+    offer with the logistic chance of utility - reservation, where the reservation is
+    the group's `reservation` + `seniority` x their place in the queue (1: first, 0:
+    last) - `decline_per_year` x years searching."""
+
+    own_municipality: float = 1.5
+    attractiveness: dict[Code, float] = {}
+    rooms: float = 0.3
+    rent: float = -0.2
+    new_build: float = 0.5
+    quality_sd: NonNeg = 1.0
+    strategic: bool = True
+    seniority: float = 1.0
+    decline_per_year: NonNeg = 0.5
+    rank_bins: Annotated[int, Field(ge=1, le=20)] = 5
 
 
 class Urgency(Spec):
@@ -88,8 +117,12 @@ class Urgency(Spec):
     binding direct offer; refusing a suitable offer ends it."""
 
     approval_share: Share = 1.0  # lever: share of applicants who qualify
+    # granted only after searching this long without success (Den Haag: 3 months)
+    pre_search_weeks: NonNeg = 0.0
     search_weeks: Pos = 26.0
     binding_accept: Share = 0.9
+    # where the priority holds: on every advert, or (zoekprofiel) in the own municipality
+    profile: Literal["everywhere", "own_municipality"] = "everywhere"
 
 
 class Statushouders(Spec):
@@ -97,6 +130,9 @@ class Statushouders(Spec):
 
     national_per_halfyear: NonNeg = 13000.0
     persons_per_household: Pos = 1.9
+    # after COA links a household, the municipality needs this long to match it to a
+    # dwelling (viewing, contract, furnishing) before it can be placed
+    matching_weeks: NonNeg = 0.0
     national_population: Pos = 17942942.0
 
 
@@ -150,6 +186,7 @@ class RegionScenario(Spec):
     allocation: AllocationSpec = AllocationSpec()
     statushouders: Statushouders = Statushouders()
     kostendelersnorm_extra_households: Annotated[float, Field(ge=0, le=1)] = 0.0
+    choice: Choice | None = None  # None: fixed reaction weights and acceptance chances
     groups: Annotated[list[GroupSpec], Field(min_length=1)]
 
     @model_validator(mode="after")
@@ -191,6 +228,10 @@ class RegionScenario(Spec):
                 for code in value:
                     if code not in self.municipalities:
                         raise ValueError(f"{field}.{code}: not one of the municipalities")
+        if self.choice is not None:
+            for code in self.choice.attractiveness:
+                if code not in self.municipalities:
+                    raise ValueError(f"choice.attractiveness.{code}: not one of the municipalities")
         m = self.measure
         if m is not None and m.end > self.burn_in_years + self.years + 1e-9:
             raise ValueError("measure: warmup + window + tail exceeds burn_in_years + years")

@@ -27,6 +27,7 @@ from woonsim.region.cells import ELIGIBLE, ELIGIBLE_RELAXED, KINDS, N_LOCAL, N_T
 from woonsim.region.kernels import (
     ONE_BELOW,
     advert_weights,
+    choice_weights,
     count_new_active,
     draw_reactions,
     react_filter,
@@ -49,6 +50,7 @@ COLUMNS = (
     "deadline",  # leaves the list (patience)
     "htype",  # household type: size * 9 + income * 3 + age
     "leaves",  # frees a corporation dwelling in the region when housed
+    "urgency_start",  # urgency granted (after the pre-search; inf: not urgent)
     "urgency_expiry",  # end of the urgent search period (inf: not urgent)
 )
 
@@ -76,7 +78,11 @@ def draw_columns(
             )
             t = t[t < H]
         else:
-            rate = g.inflow_per_1000_households * households / 1000
+            rate = (
+                max(g.inflow_per_1000_households - g.own_channel_per_1000_households, 0.0)
+                * households
+                / 1000
+            )
             if g.household_formation:
                 rate *= 1 + spec.kostendelersnorm_extra_households
             if g.kind == "urgent":
@@ -99,11 +105,9 @@ def draw_columns(
             if g.registration_lead_years > 0
             else np.zeros(n)
         )
-        expiry = (
-            t + spec.allocation.urgency.search_weeks / 52
-            if g.kind == "urgent"
-            else np.full(n, np.inf)
-        )
+        u = spec.allocation.urgency
+        granted = t + u.pre_search_weeks / 52 if g.kind == "urgent" else np.full(n, np.inf)
+        expiry = granted + u.search_weeks / 52 if g.kind == "urgent" else np.full(n, np.inf)
         cols["group"].append(np.full(n, gi, np.int16))
         cols["kind"].append(np.full(n, KINDS[g.kind], np.int8))
         cols["aandacht"].append(np.full(n, g.aandachtsgroep))
@@ -113,6 +117,7 @@ def draw_columns(
         cols["deadline"].append(t + patience)
         cols["htype"].append((hh * 9 + inc * 3 + age).astype(np.int16))
         cols["leaves"].append(attr.random(n) < g.leaves_vacancy)
+        cols["urgency_start"].append(granted)
         cols["urgency_expiry"].append(expiry)
     order = np.argsort(np.concatenate(cols["arrival"]), kind="stable")
     return {k: np.concatenate(v)[order] for k, v in cols.items()}
@@ -131,6 +136,7 @@ class Seekers:
         self.deadline = columns["deadline"]
         self.htype = columns["htype"]
         self.leaves = columns["leaves"]
+        self.urgency_start = columns["urgency_start"]
         self.urgency_expiry = columns["urgency_expiry"]
         n = len(self.arrival)
         # search state
@@ -148,6 +154,11 @@ class Seekers:
         # chance of reacting in a cycle of `cycle_weeks` weeks, computed once
         self.p_react = 1 - (1 - self.activity) ** al.cycle_weeks
         self.accept = np.array([x.accept for x in g])[self.group]
+        self.choice = spec.choice
+        self.reservation = np.array([x.reservation for x in g])[self.group]
+        # each household's rank bin this cycle (choice), and its place in the queue
+        self.rank_bin = np.zeros(n, np.int64)
+        self.queue_place = np.zeros(n)
         self.binding_accept = al.urgency.binding_accept
         self.refusals_before_block = al.refusals_before_block
         self.block_years = al.block_weeks / 52
@@ -232,7 +243,73 @@ class Seekers:
             advert_only_aandacht, advert_relaxed, ELIGIBLE, ELIGIBLE_RELAXED,
             float(self.own_municipality_weight), n_munis, N_TYPES, K, self._work,
         )  # fmt: skip
-        # the uniforms of round j, one per household still drawing in it
+        return self._draw(w, left, flat, row_of, k_of, counts, rows, K, len(advert_local), rng)
+
+    def rank_bins(self, rows: np.ndarray, t: float) -> None:
+        """The rank the platform shows, in `choice.rank_bins` bins: of the households
+        reacting this cycle, the share registered earlier (bin b holds the shares
+        [b/B, (b+1)/B)); an urgent household within its search period is first in line
+        (bin B). Sets `rank_bin` and `queue_place` (1 - the bin's middle share; 1 for
+        the urgent) of `rows`."""
+        B = self.choice.rank_bins
+        reg = self.registration[rows]
+        cuts = np.quantile(reg, np.arange(1, B) / B) if len(rows) else np.zeros(B - 1)
+        b = np.searchsorted(cuts, reg, side="right")
+        urgent = (
+            (self.kind[rows] == KINDS["urgent"])
+            & (self.urgency_start[rows] <= t)
+            & (self.urgency_expiry[rows] > t)
+            & ~self.urgency_lost[rows]
+        )
+        b = np.where(urgent, B, b)
+        self.rank_bin[rows] = b
+        self.queue_place[rows] = np.where(urgent, 1.0, 1 - (b + 0.5) / B)
+
+    def choose_adverts_by_utility(
+        self,
+        rows: np.ndarray,
+        advert_local: np.ndarray,
+        advert_muni: np.ndarray,
+        advert_only_aandacht: np.ndarray,
+        advert_relaxed: np.ndarray,
+        advert_utility: np.ndarray,
+        advert_lottery: np.ndarray,
+        accept_rate: float,
+        K: int,
+        n_munis: int,
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Random-utility reactions (`kernels.choice_weights`): each reacting household
+        takes the K eligible adverts of highest utility + log chance + Gumbel shock.
+        Returns (household rows, advert positions), one pair per reaction."""
+        c = self.choice
+        size = min(N_TYPES * 2 * n_munis * (c.rank_bins + 1), len(rows)) * max(len(advert_local), 1)
+        if len(self._work) < 3 * size:
+            self._work, self._guess = np.empty(3 * size), np.empty(size, np.int64)
+        w, left, flat, row_of, k_of, counts = choice_weights(
+            self.htype, self.aandacht, self.muni, self.rank_bin, rows, advert_local,
+            advert_muni, advert_only_aandacht, advert_relaxed, advert_utility,
+            advert_lottery, ELIGIBLE, ELIGIBLE_RELAXED, float(c.own_municipality), n_munis,
+            N_TYPES, c.rank_bins, K, float(accept_rate), c.strategic, self._work,
+        )  # fmt: skip
+        return self._draw(w, left, flat, row_of, k_of, counts, rows, K, len(advert_local), rng)
+
+    def acceptance(self, rows: np.ndarray, utility: np.ndarray, t: float) -> np.ndarray:
+        """The chance that each household of `rows` accepts an offer of the dwelling of
+        the given utility (choice): logistic(utility - reservation), the reservation
+        being the group's, plus `seniority` x the place in the queue, minus
+        `decline_per_year` x years searching."""
+        c = self.choice
+        r = (
+            self.reservation[rows]
+            + c.seniority * self.queue_place[rows]
+            - c.decline_per_year * (t - self.arrival[rows])
+        )
+        return 1.0 / (1.0 + np.exp(-(utility - r)))
+
+    def _draw(self, w, left, flat, row_of, k_of, counts, rows, K, A, rng):
+        """Draw each household's reactions from its row of the weights (the uniforms of
+        round j, one per household still drawing in it)."""
         blocks = []
         for c in counts.tolist():
             if c == 0:
@@ -243,9 +320,8 @@ class Seekers:
         offsets[1 : len(blocks) + 1] = np.cumsum([len(b) for b in blocks])
         offsets[len(blocks) + 1 :] = offsets[len(blocks)]
         chosen = draw_reactions(
-            w, left, flat, row_of, k_of, uniforms, offsets, K, len(advert_local), ONE_BELOW,
-            self._guess,
-        )  # fmt: skip
+            w, left, flat, row_of, k_of, uniforms, offsets, K, A, ONE_BELOW, self._guess
+        )
         return reaction_pairs(chosen, rows)
 
     # --- counts ----------------------------------------------------------------------

@@ -41,6 +41,7 @@ class VacancyLedger:
         label_rng: np.random.Generator,
         capacity: int = 1024,
         aandacht: np.ndarray | None = None,
+        quality_rng: np.random.Generator | None = None,
     ):
         self.quota_share, self.quota_on = quota_share, quota_on
         # the lettings norm: the aandachtsgroep flag of every seeker (None: random basis)
@@ -50,6 +51,7 @@ class VacancyLedger:
         self.year_aandacht = np.zeros(M, np.int64)
         self.lottery_share, self.local_binding_share = lottery_share, local_binding_share
         self._quota_rng, self._label_rng = quota_rng, label_rng
+        self._quality_rng = quality_rng  # None: dwellings have no own quality (no choice)
         self.n = 0
         c = capacity
         self.arise = np.zeros(c)
@@ -66,6 +68,8 @@ class VacancyLedger:
         self.withdrawn = np.full(c, np.nan)
         self.reactions = np.zeros(c, np.int64)
         self.offers = np.zeros(c, np.int64)
+        self.place = np.zeros(c, np.int64)  # the taker's place in the advert's ranking
+        self.quality = np.zeros(c)  # the dwelling's own quality (standard normal)
         self.open: list[int] = []  # vacancies not yet let (carried over)
         # the municipality and cell of every vacancy as Python lists, for the channels'
         # one-vacancy look-ups (fixed when the vacancy arises)
@@ -93,6 +97,8 @@ class VacancyLedger:
         self.withdrawn = _grow(self.withdrawn, n, cap, np.nan)
         self.reactions = _grow(self.reactions, n, cap, 0)
         self.offers = _grow(self.offers, n, cap, 0)
+        self.place = _grow(self.place, n, cap, 0)
+        self.quality = _grow(self.quality, n, cap, 0.0)
 
     def add(self, arise, muni, cell, source: int, chain=None, link=None) -> np.ndarray:
         """Record new vacancies (open from now on) and draw their labels; returns their ids."""
@@ -111,6 +117,8 @@ class VacancyLedger:
             self.designated[ids] = (self._quota_rng.random(n) < q) & self.quota_on
         self.lottery[ids] = self._label_rng.random(n) < self.lottery_share
         self.local[ids] = self._label_rng.random(n) < self.local_binding_share
+        if self._quality_rng is not None:
+            self.quality[ids] = self._quality_rng.standard_normal(n)
         self.n += n
         self.open.extend(ids.tolist())
         self.muni_of.extend(self.muni[ids].tolist())
@@ -173,4 +181,6 @@ class VacancyLedger:
             "withdrawn": self.withdrawn[:n],
             "reactions": self.reactions[:n],
             "offers": self.offers[:n],
+            "place": self.place[:n],
+            "quality": self.quality[:n],
         }
