@@ -136,20 +136,20 @@ class RegionResult:
         }
         return out
 
+    def _in_reception_at(self, T: float) -> np.ndarray:
+        """Statushouder households linked to each municipality and not yet housed at T."""
+        b = self.base
+        sh = self.seekers.kind == KINDS["statushouder"]
+        left = np.where(b.reason[sh] == CENSORED, np.inf, b.exit[sh])
+        waiting = (b.arrival[sh] <= T) & (left > T)
+        return np.bincount(self.seekers.muni[sh][waiting], minlength=self.n_munis)
+
     def in_reception(self) -> np.ndarray:
         """(reported half-year ends, municipalities): statushouder households linked to
         the municipality and not yet housed, the backlog a municipality reports when its
         task follows the linkings (ODD §B2)."""
-        sc, b = self.spec, self.base
-        h0, h1 = int(round(2 * sc.burn_in_years)), int(round(2 * self.horizon))
-        sh = self.seekers.kind == KINDS["statushouder"]
-        arrival, muni = b.arrival[sh], self.seekers.muni[sh]
-        left = np.where(b.reason[sh] == CENSORED, np.inf, b.exit[sh])
-        out = np.zeros((h1 - h0, self.n_munis), np.int64)
-        for k, h in enumerate(range(h0 + 1, h1 + 1)):
-            T = h / 2
-            out[k] = np.bincount(muni[(arrival <= T) & (left > T)], minlength=self.n_munis)
-        return out
+        h0, h1 = int(round(2 * self.spec.burn_in_years)), int(round(2 * self.horizon))
+        return np.array([self._in_reception_at(h / 2) for h in range(h0 + 1, h1 + 1)])
 
     def _realisation(self) -> float | None:
         """Households housed in each reported half-year / (its task + the households in
@@ -159,16 +159,10 @@ class RegionResult:
             return None
         tk = self.taakstelling
         h0, h1 = int(round(2 * sc.burn_in_years)), int(round(2 * self.horizon))
-        waiting = self.in_reception().sum(axis=1)
-        b = self.base
-        sh = self.seekers.kind == KINDS["statushouder"]
-        T0 = h0 / 2
-        start = int(
-            ((b.arrival[sh] <= T0) & ((b.exit[sh] > T0) | (b.reason[sh] == CENSORED))).sum()
-        )
+        waiting = [self._in_reception_at(h / 2).sum() for h in range(h0, h1)]
         task = tk.persons.sum() / tk.persons_per_household
         housed = tk.housed[h0:h1].sum(axis=1)
-        due = task + np.concatenate([[start], waiting[:-1]])
+        due = task + np.array(waiting, dtype=float)
         return float(np.mean(housed / due)) if len(due) else None
 
     def _reported(self, t: np.ndarray) -> np.ndarray:
