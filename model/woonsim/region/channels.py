@@ -228,15 +228,20 @@ class Adverts:
         """Adverts unlet for relax_after_weeks: size and age-label rules no longer apply."""
         return t - self.ledger.arise[adv] >= self.relax_years - 1e-9
 
+    def only_aandacht(self, adv: np.ndarray) -> np.ndarray:
+        """Adverts only aandachtsgroep households may react to (ring-fenced, designated)."""
+        if self.mode == "ring_fenced":
+            return self.ledger.designated[adv]
+        return np.zeros(len(adv), bool)
+
     def reactions(self, rows: np.ndarray, adv: np.ndarray, t: float):
         """(household rows, advert positions) of the reactions of `rows` to adverts `adv`."""
         lg = self.ledger
-        only = lg.designated[adv] if self.mode == "ring_fenced" else np.zeros(len(adv), bool)
         return self.seekers.choose_adverts(
             rows,
             lg.cell[adv] % N_LOCAL,
             lg.muni[adv],
-            only,
+            self.only_aandacht(adv),
             self.relaxed(adv, t),
             self.K,
             self.n_munis,
@@ -264,11 +269,11 @@ class Adverts:
             rows, advert_idx = self.reactions(pool, adv, t)
             return rows, advert_idx, self.seekers.accept[rows]
         sk, lg = self.seekers, self.ledger
-        only = lg.designated[adv] if self.mode == "ring_fenced" else np.zeros(len(adv), bool)
         sk.rank_bins(pool, t)
         base = self.utility(adv)
         rows, advert_idx = sk.choose_adverts_by_utility(
-            pool, lg.cell[adv] % N_LOCAL, lg.muni[adv], only, self.relaxed(adv, t), base,
+            pool, lg.cell[adv] % N_LOCAL, lg.muni[adv], self.only_aandacht(adv),
+            self.relaxed(adv, t), base,
             lg.lottery[adv], self.accept_rate, self.K, self.n_munis, self._react_rng,
         )  # fmt: skip
         own = sk.muni[rows] == lg.muni[adv][advert_idx]

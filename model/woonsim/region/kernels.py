@@ -98,6 +98,41 @@ def pairwise_sum(a, lo, n):
 
 
 @njit(cache=True)
+def _key_index(key, n_keys):
+    """The distinct keys of `key` (values below n_keys) in key order: each key's row
+    index (-1 where absent) and the keys by row."""
+    index = np.full(n_keys, -1, np.int64)
+    for i in range(len(key)):
+        index[key[i]] = 0
+    R = 0
+    for k in range(n_keys):
+        if index[k] == 0:
+            index[k] = R
+            R += 1
+    ukeys = np.empty(R, np.int64)
+    for k in range(n_keys):
+        if index[k] >= 0:
+            ukeys[index[k]] = k
+    return index, ukeys
+
+
+@njit(cache=True)
+def _draw_counts(key, index, n_elig, K):
+    """Each household's weight row, its number of draws min(K, eligible adverts), and per
+    round j the number of households that draw in it."""
+    n = len(key)
+    row_of = np.empty(n, np.int64)
+    k_of = np.empty(n, np.int64)
+    counts = np.zeros(K, np.int64)
+    for i in range(n):
+        row_of[i] = index[key[i]]
+        k_of[i] = min(K, n_elig[row_of[i]])
+        for j in range(k_of[i]):
+            counts[j] += 1
+    return row_of, k_of, counts
+
+
+@njit(cache=True)
 def advert_weights(
     htype, aandacht, muni, rows, adv_local, adv_muni, adv_only, adv_relaxed,
     eligible, eligible_relaxed, own_weight, n_munis, n_types, K, work,
@@ -113,20 +148,11 @@ def advert_weights(
     n, A = len(rows), len(adv_local)
     n_keys = n_types * 2 * n_munis
     key = np.empty(n, np.int64)
-    index = np.full(n_keys, -1, np.int64)
     for i in range(n):
         s = rows[i]
         key[i] = (np.int64(htype[s]) * 2 + aandacht[s]) * n_munis + muni[s]
-        index[key[i]] = 0
-    R = 0
-    for k in range(n_keys):
-        if index[k] == 0:
-            index[k] = R
-            R += 1
-    ukeys = np.empty(R, np.int64)
-    for k in range(n_keys):
-        if index[k] >= 0:
-            ukeys[index[k]] = k
+    index, ukeys = _key_index(key, n_keys)
+    R = len(ukeys)
     w = work[: R * A]
     left = work[R * A : 2 * R * A]
     flat = work[2 * R * A : 3 * R * A]
@@ -151,14 +177,7 @@ def advert_weights(
             acc = w[a] if a == r * A else acc + w[a]
             left[a] = acc - w[a]
             flat[a] = acc + r
-    row_of = np.empty(n, np.int64)
-    k_of = np.empty(n, np.int64)
-    counts = np.zeros(K, np.int64)
-    for i in range(n):
-        row_of[i] = index[key[i]]
-        k_of[i] = min(K, n_elig[row_of[i]])
-        for j in range(k_of[i]):
-            counts[j] += 1
+    row_of, k_of, counts = _draw_counts(key, index, n_elig, K)
     return w, left, flat, row_of, k_of, counts
 
 
@@ -496,20 +515,11 @@ def choice_weights(
     B = n_bins + 1
     n_keys = n_types * 2 * n_munis * B
     key = np.empty(n, np.int64)
-    index = np.full(n_keys, -1, np.int64)
     for i in range(n):
         s = rows[i]
         key[i] = ((np.int64(htype[s]) * 2 + aandacht[s]) * n_munis + muni[s]) * B + qbin[s]
-        index[key[i]] = 0
-    R = 0
-    for k in range(n_keys):
-        if index[k] == 0:
-            index[k] = R
-            R += 1
-    ukeys = np.empty(R, np.int64)
-    for k in range(n_keys):
-        if index[k] >= 0:
-            ukeys[index[k]] = k
+    index, ukeys = _key_index(key, n_keys)
+    R = len(ukeys)
     count = np.zeros(R, np.int64)
     for i in range(n):
         count[index[key[i]]] += 1
@@ -576,12 +586,5 @@ def choice_weights(
             acc = w[a] if a == r * A else acc + w[a]
             left[a] = acc - w[a]
             flat[a] = acc + r
-    row_of = np.empty(n, np.int64)
-    k_of = np.empty(n, np.int64)
-    counts = np.zeros(K, np.int64)
-    for i in range(n):
-        row_of[i] = index[key[i]]
-        k_of[i] = min(K, n_elig[row_of[i]])
-        for j in range(k_of[i]):
-            counts[j] += 1
+    row_of, k_of, counts = _draw_counts(key, index, n_elig, K)
     return w, left, flat, row_of, k_of, counts

@@ -234,10 +234,7 @@ class Seekers:
         """Each reacting household reacts to up to K distinct adverts it may rent, drawn
         without replacement with weight `own_municipality_weight` for its own
         municipality. Returns (household rows, advert positions), one pair per reaction."""
-        # scratch space for the weights of every (key, advert), reused from cycle to cycle
-        size = min(N_TYPES * 2 * n_munis, len(rows)) * max(len(advert_local), 1)
-        if len(self._work) < 3 * size:
-            self._work, self._guess = np.empty(3 * size), np.empty(size, np.int64)
+        self._reserve(min(N_TYPES * 2 * n_munis, len(rows)) * max(len(advert_local), 1))
         w, left, flat, row_of, k_of, counts = advert_weights(
             self.htype, self.aandacht, self.muni, rows, advert_local, advert_muni,
             advert_only_aandacht, advert_relaxed, ELIGIBLE, ELIGIBLE_RELAXED,
@@ -283,9 +280,8 @@ class Seekers:
         takes the K eligible adverts of highest utility + log chance + Gumbel shock.
         Returns (household rows, advert positions), one pair per reaction."""
         c = self.choice
-        size = min(N_TYPES * 2 * n_munis * (c.rank_bins + 1), len(rows)) * max(len(advert_local), 1)
-        if len(self._work) < 3 * size:
-            self._work, self._guess = np.empty(3 * size), np.empty(size, np.int64)
+        keys = N_TYPES * 2 * n_munis * (c.rank_bins + 1)
+        self._reserve(min(keys, len(rows)) * max(len(advert_local), 1))
         w, left, flat, row_of, k_of, counts = choice_weights(
             self.htype, self.aandacht, self.muni, self.rank_bin, rows, advert_local,
             advert_muni, advert_only_aandacht, advert_relaxed, advert_utility,
@@ -306,6 +302,12 @@ class Seekers:
             - c.decline_per_year * (t - self.arrival[rows])
         )
         return 1.0 / (1.0 + np.exp(-(utility - r)))
+
+    def _reserve(self, size: int) -> None:
+        """Scratch space for the weights of `size` (key, advert) pairs, reused from cycle
+        to cycle."""
+        if len(self._work) < 3 * size:
+            self._work, self._guess = np.empty(3 * size), np.empty(size, np.int64)
 
     def _draw(self, w, left, flat, row_of, k_of, counts, rows, K, A, rng):
         """Draw each household's reactions from its row of the weights (the uniforms of
