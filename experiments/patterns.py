@@ -34,11 +34,6 @@ QUALITATIVE = {
         "< 1: lottery lets refused 'beduidend minder vaak' (RIGO 2016 [facts §3c])",
         lambda x: x < 1,
     ),
-    "own-municipality share of advert lettings": (
-        "share let to a household of the dwelling's municipality",
-        "0.63 of movers in Holland Rijnland 2020 [facts §6.7], another region (context)",
-        lambda x: True,
-    ),
     "urgent: median years from arrival to a home": (
         "urgent households housed in the period",
         "> 0.25: urgency only after 3 months of search (Den Haag, issue 13)",
@@ -61,7 +56,6 @@ def _values(r) -> dict[str, float]:
         / p["reactions_per_regular_advert"],
         "lottery/regular refusals per letting": p["refusals_per_letting_lottery"]
         / p["refusals_per_letting_regular"],
-        "own-municipality share of advert lettings": p["own_municipality_share"],
         "urgent: median years from arrival to a home": float(
             np.median((b.exit - b.arrival)[urgent])
         ),
