@@ -36,7 +36,7 @@ VARIANTS: dict[str, dict] = {
     "decline 1.0/yr": {"choice.decline_per_year": 1.0},
     "seniority 1.0": {"choice.seniority": 1.0},
     "seniority 3.0": {"choice.seniority": 3.0},
-    "not strategic": {"choice.strategic": False},
+    "not strategic": {"choice.strategic": 0.0},
     **{
         f"freed in corporation stock {c}": {
             f"groups[{g}].leaves_vacancy": round(f * c, 3) for g, f in FREES.items()
@@ -67,6 +67,7 @@ COLUMNS = {
     ),
     "own municipality": lambda r: r.patterns["own_municipality_share"],
     "priority share": lambda r: observe(r, "share_lettings_priority"),
+    "aandachtsgroep share": lambda r: r.summary()["region"]["aandachtsgroep_share_of_lettings"],
     "reception (yr)": lambda r: r.patterns["time_in_reception"],
 }
 

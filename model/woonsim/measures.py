@@ -188,8 +188,9 @@ REGISTRY: dict[str, Measure] = _registry(
             "mean (or median) search time at letting over advert and lottery lettings "
             "(the published zoekduur)", table=False, target=True, per_area=True),
     Measure("share_lettings_priority", "fraction",
-            "share of lettings to aandachtsgroepen in the reporting period",
-            table=False, target=True),
+            "share of lettings to voorrangskandidaten in the reporting period: by a "
+            "priority route (binding offer, direct placement, contingent) or on a ranked "
+            "advert to an urgent household holding its urgency", table=False, target=True),
     Measure("share_lettings_statushouders", "fraction",
             "share of lettings to statushouders in the reporting period",
             table=False, target=True, per_area=True),
@@ -198,7 +199,7 @@ REGISTRY: dict[str, Measure] = _registry(
             "the reported years", table=False, target=True),
     Measure("reactions_per_advert", "count",
             "mean reactions per let advert; group `regular` or `lottery`: per let regular "
-            "(ranked) or lottery advert", table=False, target=True),
+            "(ranked) or lottery advert", table=False, target=True, per_area=True),
     Measure("refusals_per_letting", "count",
             "mean refusals before an advert or lottery letting (offers per accepted "
             "dwelling minus one); group `regular` or `lottery` by advert", table=False,
@@ -214,7 +215,8 @@ REGISTRY: dict[str, Measure] = _registry(
             table=False, target=True),
     Measure("taakstelling_realisation", "fraction",
             "statushouder households housed in a half-year / (its task + the backlog "
-            "carried into it), mean over the reported half-years", table=False, target=True),
+            "carried into it), mean over the reported half-years", table=False, target=True,
+            per_area=True),
     Measure("taakstelling_backlog_persons", "persons",
             "statushouders linked to the municipality and not yet housed, in persons "
             "(households x persons per household), mean over the reported half-year ends",
@@ -407,6 +409,12 @@ def run_measures(result: RunResult | RegionResult) -> pa.Table:
     return stylized_measures(result)
 
 
+def _indices(result: RegionResult, area) -> list[int] | None:
+    """The municipality indices of `area` (CBS codes), or None for the whole region."""
+    codes = [x.code for x in result.munis]
+    return [codes.index(c) for c in area] if area else None
+
+
 def observe(
     result: RegionResult, name: str, group: str = "all", area=(), statistic: str = "mean"
 ) -> float:
@@ -453,17 +461,19 @@ def observe(
     if name == "slaagkans":
         return region["slaagkans"]
     if name == "share_lettings_priority":
-        return region["aandachtsgroep_share_of_lettings"]
+        return region["priority_share_of_lettings"]
     pt = result.patterns
     if name == "reactions_per_advert":
         if group in ("regular", "lottery"):
-            return pt[f"reactions_per_{group}_advert"]
+            return result.reactions_per_advert(group, _indices(m, area))
         return region["reactions_per_advert"]["mean"]
     if name == "refusals_per_letting":
         if group in ("regular", "lottery"):
             return pt[f"refusals_per_letting_{group}"]
         return pt["refusals_per_letting"]
-    if name in ("place_of_taker", "own_municipality_share", "taakstelling_realisation"):
+    if name == "taakstelling_realisation":
+        return result._realisation(_indices(m, area))
+    if name in ("place_of_taker", "own_municipality_share"):
         return pt[name]
     if name == "time_in_reception_years":
         return pt["time_in_reception"]

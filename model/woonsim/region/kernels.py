@@ -510,7 +510,8 @@ def choice_weights(
     bin n_bins is priority: first in line) is reached past q n earlier-registered rivals,
     q = (b + 1/2) / n_bins, each accepting with the region's recent acceptance rate a:
     (1 - a)^(q n); on a lottery advert its place is uniform: (1 - (1 - a)^n) / (n a).
-    With `strategic` false the chance is left out. Returns what `advert_weights` returns."""
+    The chance enters raised to the power `strategic` (1: as it is; 0: left out; between:
+    seekers who weigh it less than its worth). Returns what `advert_weights` returns."""
     n, A = len(rows), len(adv_local)
     B = n_bins + 1
     n_keys = n_types * 2 * n_munis * B
@@ -561,15 +562,16 @@ def choice_weights(
     # the chance each rank bin gives on each advert
     log_miss = np.log(max(1.0 - accept_rate, 1e-12))
     chance = np.ones((B, A))
-    if strategic:
+    if strategic > 0:
         for a in range(A):
             mu_a = expected[a]
             for b in range(n_bins):
                 if adv_lottery[a]:
                     x = mu_a * accept_rate
-                    chance[b, a] = (1.0 - np.exp(mu_a * log_miss)) / x if x > 1e-12 else 1.0
+                    c = (1.0 - np.exp(mu_a * log_miss)) / x if x > 1e-12 else 1.0
+                    chance[b, a] = c**strategic
                 else:
-                    chance[b, a] = np.exp((b + 0.5) / n_bins * mu_a * log_miss)
+                    chance[b, a] = np.exp(strategic * (b + 0.5) / n_bins * mu_a * log_miss)
     # pass 2: exp(utility) x chance, normalised per key
     for r in range(R):
         b = ukeys[r] % B

@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 __all__ = ["RegionResult"]
 
 
+def mean(x: np.ndarray) -> float | None:
+    """The mean of a sample (None when empty)."""
+    return float(np.mean(x)) if len(x) else None
+
+
 def _dist(x: np.ndarray) -> dict | None:
     """Median, mean and the 10th/90th percentiles of a sample (None when empty)."""
     if len(x) == 0:
@@ -109,14 +114,8 @@ class RegionResult:
         statushouders, the time from permit to housing (time in reception) and the
         share of each half-year's task plus backlog housed in it."""
         m, v = self, self.vac
-        let = (v["let_to"] >= 0) & self._reported(np.where(v["let_to"] >= 0, v["let_time"], 0))
-        taker = np.where(let, v["let_to"], 0)
-        advert = let & (m.seekers.route[taker] <= 1)
-        lottery = advert & v["lottery"]
-        regular = advert & ~v["lottery"]
-
-        def mean(x):
-            return float(np.mean(x)) if len(x) else None
+        taker = np.where(v["let_to"] >= 0, v["let_to"], 0)
+        advert, regular, lottery = self._advert_lettings()
 
         b = self.base
         sh = (b.reason == HOUSED) & self._reported(b.exit)
@@ -126,8 +125,8 @@ class RegionResult:
             "refusals_per_letting_regular": mean(v["offers"][regular] - 1),
             "refusals_per_letting_lottery": mean(v["offers"][lottery] - 1),
             "place_of_taker": mean(v["place"][advert]),
-            "reactions_per_regular_advert": mean(v["reactions"][regular]),
-            "reactions_per_lottery_advert": mean(v["reactions"][lottery]),
+            "reactions_per_regular_advert": self.reactions_per_advert("regular"),
+            "reactions_per_lottery_advert": self.reactions_per_advert("lottery"),
             "own_municipality_share": mean(
                 (m.seekers.muni[taker[advert]] == v["muni"][advert]).astype(float)
             ),
@@ -135,6 +134,23 @@ class RegionResult:
             "taakstelling_realisation": self._realisation(),
         }
         return out
+
+    def _advert_lettings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Vacancy masks of the reported lettings through the adverts: all, the ranked
+        (regular) ones and the lottery ones."""
+        v = self.vac
+        let = (v["let_to"] >= 0) & self._reported(np.where(v["let_to"] >= 0, v["let_time"], 0))
+        advert = let & (self.seekers.route[np.where(let, v["let_to"], 0)] <= 1)
+        return advert, advert & ~v["lottery"], advert & v["lottery"]
+
+    def reactions_per_advert(self, kind: str, munis=None) -> float | None:
+        """Mean reactions per let `regular` or `lottery` advert, of the municipalities
+        `munis` (indices; None: all)."""
+        _, regular, lottery = self._advert_lettings()
+        sel = regular if kind == "regular" else lottery
+        if munis is not None:
+            sel = sel & np.isin(self.vac["muni"], munis)
+        return mean(self.vac["reactions"][sel])
 
     def _in_reception_at(self, T: float) -> np.ndarray:
         """Statushouder households linked to each municipality and not yet housed at T."""
@@ -151,17 +167,19 @@ class RegionResult:
         h0, h1 = int(round(2 * self.spec.burn_in_years)), int(round(2 * self.horizon))
         return np.array([self._in_reception_at(h / 2) for h in range(h0 + 1, h1 + 1)])
 
-    def _realisation(self) -> float | None:
+    def _realisation(self, munis=None) -> float | None:
         """Households housed in each reported half-year / (its task + the households in
-        reception at its start), over the region; the mean over the half-years."""
+        reception at its start), over the region or the municipalities `munis`
+        (indices); the mean over the half-years."""
         sc = self.spec
         if not any(g.kind == "statushouder" for g in sc.groups):
             return None
         tk = self.taakstelling
+        cols = list(range(self.n_munis)) if munis is None else list(munis)
         h0, h1 = int(round(2 * sc.burn_in_years)), int(round(2 * self.horizon))
-        waiting = [self._in_reception_at(h / 2).sum() for h in range(h0, h1)]
-        task = tk.persons.sum() / tk.persons_per_household
-        housed = tk.housed[h0:h1].sum(axis=1)
+        waiting = [self._in_reception_at(h / 2)[cols].sum() for h in range(h0, h1)]
+        task = tk.persons[..., cols].sum() / tk.persons_per_household
+        housed = tk.housed[h0:h1][:, cols].sum(axis=1)
         due = task + np.array(waiting, dtype=float)
         return float(np.mean(housed / due)) if len(due) else None
 
@@ -201,6 +219,7 @@ class RegionResult:
             "years_reported": [sc.start_year, sc.start_year + int(round(years)) - 1],
             "lettings_per_year": float(let.sum() / years),
             "aandachtsgroep_share_of_lettings": float(aandacht.mean()) if let.any() else None,
+            "priority_share_of_lettings": self._priority_share(let),
             "reactions_per_advert": _dist(v["reactions"][let & (advert_route <= 1)]),
             **self.patterns,
             "vacancy_chain_length": _dist(chains) if len(chains) else None,
@@ -214,6 +233,22 @@ class RegionResult:
         out["municipalities"] = self.municipality_summary()
         out["stationarity"] = self.stationarity
         return out
+
+    def _priority_share(self, let: np.ndarray) -> float | None:
+        """The share of the reported lettings `let` (vacancy mask) to voorrangskandidaten:
+        through a priority route (binding offer, direct placement, contingent) or on a
+        ranked advert to an urgent household holding its urgency. Studenten and
+        arbeidsmigranten on the adverts, and lottery winners, compete without priority."""
+        if not let.any():
+            return None
+        v, sk = self.vac, self.seekers
+        s = v["let_to"][let]
+        t = v["let_time"][let]
+        route = sk.route[s]
+        urgent = (sk.kind[s] == KINDS["urgent"]) & (sk.urgency_start[s] <= t)
+        urgent &= sk.urgency_expiry[s] >= t
+        priority = (route >= ROUTES.index("binding")) | ((route == 0) & urgent & ~v["lottery"][let])
+        return float(priority.mean())
 
     def _seeker_counts(self) -> dict:
         """Per reported year, averaged: active seekers (reacted at least once in the

@@ -95,7 +95,8 @@ class Choice(Spec):
     municipality, `rooms` per size class, `rent` per rent class, `new_build` for a
     first letting and the dwelling's own quality (normal, sd `quality_sd`, the same for
     every household). Households react to the adverts of highest utility + log of the
-    chance their shown rank gives (`strategic`) + a Gumbel taste shock, and accept an
+    chance their shown rank gives, weighted by `strategic` (1: at its worth, 0: ignored),
+    + a Gumbel taste shock, and accept an
     offer with the logistic chance of utility - reservation, where the reservation is
     the group's `reservation` + `seniority` x their place in the queue (1: first, 0:
     last) - `decline_per_year` x years searching."""
@@ -106,7 +107,7 @@ class Choice(Spec):
     rent: float = -0.2
     new_build: float = 0.5
     quality_sd: NonNeg = 1.0
-    strategic: bool = True
+    strategic: Annotated[float, Field(ge=0, le=1)] = 1.0
     seniority: float = 1.0
     decline_per_year: NonNeg = 0.5
     rank_bins: Annotated[int, Field(ge=1, le=20)] = 5

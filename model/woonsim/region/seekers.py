@@ -286,7 +286,7 @@ class Seekers:
             self.htype, self.aandacht, self.muni, self.rank_bin, rows, advert_local,
             advert_muni, advert_only_aandacht, advert_relaxed, advert_utility,
             advert_lottery, ELIGIBLE, ELIGIBLE_RELAXED, float(c.own_municipality), n_munis,
-            N_TYPES, c.rank_bins, K, float(accept_rate), c.strategic, self._work,
+            N_TYPES, c.rank_bins, K, float(accept_rate), float(c.strategic), self._work,
         )  # fmt: skip
         return self._draw(w, left, flat, row_of, k_of, counts, rows, K, len(advert_local), rng)
 
