@@ -209,6 +209,23 @@ def test_process_pool_gives_the_same_bytes(folder, reference):
     assert tree(folder / "pool") == reference
 
 
+def test_process_pool_replaces_its_workers():
+    """Each worker serves TASKS_PER_WORKER runs, so a long sweep's workers cannot grow
+    without bound (a calibration's did, past 12 GB); a backlog of queued runs must not
+    deadlock the replacement (CPython gh-115634 hangs this with 2 runs per worker)."""
+    from woonsim_experiments.executors import TASKS_PER_WORKER
+
+    n = 12
+    with process_pool(1) as ex:
+        pids = list(ex.map(_pid, range(n)))
+    assert len(set(pids)) == n // TASKS_PER_WORKER
+    assert all(pids.count(p) == TASKS_PER_WORKER for p in pids)
+
+
+def _pid(_) -> int:
+    return os.getpid()
+
+
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):

@@ -50,6 +50,9 @@ def test_mser_finds_the_end_of_a_known_transient():
 def test_drift_is_the_relative_slope_per_year():
     x = 100 * (1 + 0.01 * 0.5 * np.arange(20))  # +1% of the start a year, half-yearly
     assert drift(x) == pytest.approx(1.0 / np.mean(x), rel=1e-9)
+    # a window of one year has two half-yearly points: no slope, and None, so that the
+    # summary stays valid JSON (a NaN made `woonsim run` fail on a 1-year window)
+    assert drift(x[:2]) is None and drift(np.zeros(10)) is None
 
 
 def _scenario(**changes):

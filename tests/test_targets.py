@@ -60,8 +60,16 @@ REFERENCE = [
     # §3a "8.7 yrs (starters, Amsterdam region)" (2015, RIGO [A])
     ("amsterdam", REG, "starters", "context", "2015", 8.7, 1, ""),
     # §3b "Amsterdam reactions per advert | 272 regular; 1,173 per lottery advert | 2018"
-    ("amsterdam", "reactions_per_advert", "regular", "context", "2018", 272, 1, "GM0363"),
-    ("amsterdam", "reactions_per_advert", "lottery", "context", "2018", 1_173, 1, "GM0363"),
+    ("amsterdam", "reactions_per_advert", "regular", "fit", "2018", 272, 1, "GM0363"),
+    ("amsterdam", "reactions_per_advert", "lottery", "fit", "2018", 1_173, 1, "GM0363"),
+    # §4a "Amsterdam urgency budget | about 1,800 urgentiewoningen/yr ... | 2021"
+    ("amsterdam", "lettings_per_year", "urgent", "fit", "2021", 1_800, 1, "GM0363"),
+    # §4b "Amsterdam 849 housed vs 1,459 + 276 due" (whole 2022)
+    ("amsterdam", "taakstelling_realisation", "all", "holdout", "2022", 849 / 1_735, 1, "GM0363"),
+    # §3a NOS 2022: "Amstelveen and Haarlemmermeer about 19; Amsterdam about 12.5"
+    ("amsterdam", REG, "all", "holdout", "2022", 12.5, 1, "GM0363"),
+    ("amsterdam", REG, "all", "holdout", "2022", 19, 1, "GM0362"),
+    ("amsterdam", REG, "all", "holdout", "2022", 19, 1, "GM0394"),
     # §3a NOS 2022: "Ede and Enschede about 0.5"; NOS 2020: "shortest Rijssen-Holten 8 months"
     ("twente", REG, "all", "fit", "2022", 0.5, 1, "GM0153"),
     ("twente", REG, "all", "holdout", "2020", 8, 1 / 12, "GM1742"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -303,10 +304,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     scenario, params, targets, region = load_spec(args.spec)
     t0 = time.perf_counter()
 
-    def progress(k: int, f: float) -> None:
+    best = [math.inf]
+
+    def progress(k: int, f: float, values) -> None:
+        # the values go to the log, so that a fit cut short leaves its best point behind
+        best[0] = min(best[0], f)
+        at = ", ".join(f"{p.path}={v:.4g}" for p, v in zip(params, values, strict=True))
         print(
-            f"calibrate: evaluation {k}/{args.max_evaluations}, objective {f:.3f}, "
-            f"{time.perf_counter() - t0:.0f} s",
+            f"calibrate: evaluation {k}/{args.max_evaluations}, objective {f:.3f} "
+            f"(best {best[0]:.3f}), {time.perf_counter() - t0:.0f} s; {at}",
             file=sys.stderr,
             flush=True,
         )

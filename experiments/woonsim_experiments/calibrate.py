@@ -135,7 +135,7 @@ def calibrate(
     root_seed: int = 20250101,
     max_evaluations: int = 60,
     executor: Executor | None = None,
-    progress: Callable[[int, float], None] | None = None,
+    progress: Callable[[int, float, np.ndarray], None] | None = None,
     table_replications: int | None = None,
     identify: bool = True,
 ) -> Fit:
@@ -174,14 +174,15 @@ def calibrate(
 
     def objective(u: np.ndarray) -> float:
         nonlocal count
-        sim = simulate(values_of(u)).mean(axis=0)
+        values = values_of(u)
+        sim = simulate(values).mean(axis=0)
         z = [
             (sim[k] - targets[k].value) / (targets[k].tolerance * targets[k].value) for k in fit_idx
         ]
         count += 1
         value = float(np.sum(np.square(z)))
         if progress:
-            progress(count, value)
+            progress(count, value, values)
         return value
 
     if max_evaluations == 0:  # no fit: the table at the scenario's own values

@@ -89,12 +89,13 @@ def series(result) -> dict[str, np.ndarray]:
     return {k: out[k] for k in SERIES}
 
 
-def drift(x: np.ndarray) -> float:
-    """Least-squares slope of a half-yearly series per year, relative to its mean."""
+def drift(x: np.ndarray) -> float | None:
+    """Least-squares slope of a half-yearly series per year, relative to its mean (None:
+    fewer than 3 points, or a zero mean)."""
     x = np.asarray(x, float)
     ok = np.isfinite(x)
     if ok.sum() < 3 or x[ok].mean() == 0:
-        return float("nan")
+        return None
     t = STEP * np.flatnonzero(ok)
     return float(np.polyfit(t, x[ok], 1)[0] / x[ok].mean())
 
