@@ -463,6 +463,18 @@ def _fit_line(k: int, rate: float, lettings: float) -> None:
     )
 
 
+def _closer(executor):
+    """An exit callback: after a finished sweep, wait for the pool's manager thread (so it
+    does not replace a worker of a pool already shut down, a traceback on Python 3.12);
+    after an error or Ctrl-C, cancel what is queued and do not wait."""
+
+    def close(exc_type, exc, tb) -> bool:
+        executor.shutdown(wait=exc_type is None, cancel_futures=True)
+        return False
+
+    return close
+
+
 def _connect(address: str):
     """A Dask client for the scheduler at `address`; UsageError when unreachable."""
     try:
@@ -501,7 +513,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
             workers = min(args.workers or os.cpu_count() or 1, total)
             if workers > 1:
                 executor = process_pool(workers)
-                stack.callback(executor.shutdown, wait=False, cancel_futures=True)
+                stack.push(_closer(executor))
                 where = f"{workers} local worker processes"
             else:
                 executor, where = None, "1 worker (in this process)"
