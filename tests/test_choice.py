@@ -328,3 +328,21 @@ def test_per_area_reactions_and_realisation_add_up_to_the_region():
     whole = observe(res, "taakstelling_realisation", "all", tuple(codes))
     assert whole == pytest.approx(res.patterns["taakstelling_realisation"])
     assert observe(res, "taakstelling_realisation", "all", (WASSENAAR,)) != pytest.approx(whole)
+
+
+def test_per_area_priority_share_adds_up_to_the_region():
+    """The per-municipality priority shares, weighted by each one's reported lettings,
+    average to the region's; the two municipalities differ."""
+    from woonsim.measures import observe
+
+    res = run(region([STARTERS, URGENT, STATUSHOUDERS]), SEEDS[1])
+    codes = [MIDDEN_DELFLAND, WASSENAAR]
+    v = res.vac
+    let = (v["let_to"] >= 0) & res._reported(np.where(v["let_to"] >= 0, v["let_time"], 0))
+    per = [observe(res, "share_lettings_priority", "all", (c,)) for c in codes]
+    n = [(let & (v["muni"] == i)).sum() for i in range(2)]
+    whole = res.summary()["region"]["priority_share_of_lettings"]
+    assert min(n) > 0 and 0 < whole < 1
+    assert np.average(per, weights=n) == pytest.approx(whole)
+    assert observe(res, "share_lettings_priority", "all", tuple(codes)) == pytest.approx(whole)
+    assert per[0] != pytest.approx(per[1])

@@ -190,7 +190,8 @@ REGISTRY: dict[str, Measure] = _registry(
     Measure("share_lettings_priority", "fraction",
             "share of lettings to voorrangskandidaten in the reporting period: by a "
             "priority route (binding offer, direct placement, contingent) or on a ranked "
-            "advert to an urgent household holding its urgency", table=False, target=True),
+            "advert to an urgent household holding its urgency", table=False, target=True,
+            per_area=True),
     Measure("share_lettings_statushouders", "fraction",
             "share of lettings to statushouders in the reporting period",
             table=False, target=True, per_area=True),
@@ -461,7 +462,7 @@ def observe(
     if name == "slaagkans":
         return region["slaagkans"]
     if name == "share_lettings_priority":
-        return region["priority_share_of_lettings"]
+        return result.priority_share(_indices(m, area))
     pt = result.patterns
     if name == "reactions_per_advert":
         if group in ("regular", "lottery"):

@@ -234,6 +234,15 @@ class RegionResult:
         out["stationarity"] = self.stationarity
         return out
 
+    def priority_share(self, munis=None) -> float | None:
+        """The share of reported lettings to voorrangskandidaten (`_priority_share`) of
+        the dwellings in the municipalities `munis` (indices; None: all)."""
+        v = self.vac
+        let = (v["let_to"] >= 0) & self._reported(np.where(v["let_to"] >= 0, v["let_time"], 0))
+        if munis is not None:
+            let &= np.isin(v["muni"], munis)
+        return self._priority_share(let)
+
     def _priority_share(self, let: np.ndarray) -> float | None:
         """The share of the reported lettings `let` (vacancy mask) to voorrangskandidaten:
         through a priority route (binding offer, direct placement, contingent) or on a
