@@ -2,7 +2,8 @@
 every pattern at the scenario's committed values, over R fresh replications at its own
 burn-in + 10 reported years, with a 95% t-interval and a verdict. Targets with a
 figure come from calibration_data/targets.csv (its tolerance rule gives the band);
-qualitative patterns state their direction. Run from the repository root:
+qualitative patterns state their direction, and show it when both ends of the interval
+do ("undecided" when the interval crosses the line). Run from the repository root:
     .venv/bin/python experiments/patterns.py haaglanden [-R 4]    # about 2 min on 2 cores
 """
 
@@ -163,7 +164,12 @@ def main(argv=None) -> None:
               f"{t['source']} | {m:.4g} [{lo:.4g}, {hi:.4g}] | {verdict} |")  # fmt: skip
     for name, (how, observed, test) in _patterns_of(a.region).items():
         m, lo, hi = _ci([o[1][name] for o in out])
-        verdict = "as observed" if test(m) else "not as observed"
+        # the whole 95% interval must agree: a mean on the right side of the line with an
+        # interval across it does not show the pattern
+        both = test(lo), test(hi)
+        verdict = (
+            "as observed" if all(both) else "not as observed" if not any(both) else "undecided"
+        )
         print(f"| {name} | – | pattern | {observed} | {how} | {m:.4g} [{lo:.4g}, {hi:.4g}] "
               f"| {verdict} |")  # fmt: skip
 

@@ -23,12 +23,14 @@ REGIONS = ("haaglanden", "amsterdam", "twente")
 # Haaglanden-fitted parameters a region sets otherwise, as a labelled assumption (its
 # scenario and calibration spec say why): Twente's registration lead, its urgent inflow
 # (Haaglanden's would be most of Twente's lettings) and its starters' inflow, held at the
-# value fitted without choice (with choice the registration time does not move with it).
+# value fitted without choice (with choice the registration time does not move with it),
+# and its regular seekers' reservation (unidentified below 0 when fitted).
 ASSUMED = {
     "twente": {
         "groups[starters|doorstromers].registration_lead_years": 0.1,
         "groups[urgent].inflow_per_1000_households": 1.5,
         "groups[starters].inflow_per_1000_households": 2.43,
+        "groups[starters].reservation": 0.0,
     }
 }
 
