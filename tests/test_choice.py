@@ -337,8 +337,7 @@ def test_per_area_priority_share_adds_up_to_the_region():
 
     res = run(region([STARTERS, URGENT, STATUSHOUDERS]), SEEDS[1])
     codes = [MIDDEN_DELFLAND, WASSENAAR]
-    v = res.vac
-    let = (v["let_to"] >= 0) & res._reported(np.where(v["let_to"] >= 0, v["let_time"], 0))
+    v, let = res.vac, res.reported_lettings()
     per = [observe(res, "share_lettings_priority", "all", (c,)) for c in codes]
     n = [(let & (v["muni"] == i)).sum() for i in range(2)]
     whole = res.summary()["region"]["priority_share_of_lettings"]

@@ -139,7 +139,7 @@ class RegionResult:
         """Vacancy masks of the reported lettings through the adverts: all, the ranked
         (regular) ones and the lottery ones."""
         v = self.vac
-        let = (v["let_to"] >= 0) & self._reported(np.where(v["let_to"] >= 0, v["let_time"], 0))
+        let = self.reported_lettings()
         advert = let & (self.seekers.route[np.where(let, v["let_to"], 0)] <= 1)
         return advert, advert & ~v["lottery"], advert & v["lottery"]
 
@@ -209,7 +209,7 @@ class RegionResult:
                 }
             )
         v = self.vac
-        let = (v["let_to"] >= 0) & self._reported(np.where(v["let_to"] >= 0, v["let_time"], 0))
+        let = self.reported_lettings()
         years = sc.years
         aandacht = m.seekers.aandacht[v["let_to"][let]]
         advert_route = m.seekers.route[v["let_to"]]  # advert or lottery
@@ -234,11 +234,16 @@ class RegionResult:
         out["stationarity"] = self.stationarity
         return out
 
+    def reported_lettings(self) -> np.ndarray:
+        """Vacancy mask: the dwellings let within the reported window."""
+        v = self.vac
+        return (v["let_to"] >= 0) & self._reported(np.where(v["let_to"] >= 0, v["let_time"], 0))
+
     def priority_share(self, munis=None) -> float | None:
         """The share of reported lettings to voorrangskandidaten (`_priority_share`) of
         the dwellings in the municipalities `munis` (indices; None: all)."""
         v = self.vac
-        let = (v["let_to"] >= 0) & self._reported(np.where(v["let_to"] >= 0, v["let_time"], 0))
+        let = self.reported_lettings()
         if munis is not None:
             let &= np.isin(v["muni"], munis)
         return self._priority_share(let)
@@ -297,7 +302,7 @@ class RegionResult:
     def municipality_summary(self) -> list[dict]:
         m, b = self, self.base
         v = self.vac
-        let = (v["let_to"] >= 0) & self._reported(np.where(v["let_to"] >= 0, v["let_time"], 0))
+        let = self.reported_lettings()
         tenant = v["let_to"][let]
         muni = v["muni"][let]
         aandacht = m.seekers.aandacht[tenant]
