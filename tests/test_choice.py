@@ -147,6 +147,45 @@ def test_reactions_follow_exp_utility_when_not_strategic():
     assert lo <= (adverts == 0).sum() <= hi
 
 
+@pytest.mark.parametrize("sincere", [0.0, 1.0])
+def test_sincere_households_ignore_their_chance(sincere):
+    """K = 1, two suitable adverts of equal utility in the household's municipality, one
+    ranked and one a lottery, and a household ranked last among 4,000 reactors: weighing
+    its chance it reacts to the lottery (the ranked advert's chance is about
+    0.8^(0.9 x 2000)); sincere (`sincere_share` 1) it takes either with chance 1/2."""
+    sc = region(
+        choice={"strategic": 1.0, "sincere_share": sincere, "quality_sd": 0.0},
+        allocation={"reactions_per_week": 1, "lottery_share": 0.0},
+    )
+    m = RegionalMarket(sc, 14)
+    t = 1.0
+    medium_affordable = (1 * 5 + 1) * 3
+    ids = m.vacancies.add(np.array([t, t]), np.array([0, 0]), np.full(2, medium_affordable), 0)
+    m.vacancies.lottery[ids[1]] = True
+    s = np.flatnonzero((m.seekers.htype // 3) % 3 < 2)[0]  # income up to DAEB
+    m.seekers.muni[s] = 0
+    m.seekers.kind[s] = KINDS["regular"]
+    n = 4000
+    rows, adverts, _ = m.adverts.choose(np.full(n, s), ids, t)
+    assert len(rows) == n
+    if sincere:
+        lo, hi = stats.binom.interval(0.999, n, 0.5)
+        assert lo <= (adverts == 1).sum() <= hi
+    else:
+        assert (adverts == 1).sum() >= n - 5
+
+
+def test_sincere_share_is_the_share_of_households_drawn_sincere():
+    """Each household is sincere with probability `sincere_share` (stream `sincere`),
+    independently of its group: a binomial count over the run's seekers."""
+    sc = region(choice={"sincere_share": 0.3})
+    sk = RegionalMarket(sc, 5).seekers
+    lo, hi = stats.binom.interval(0.999, len(sk), 0.3)
+    assert len(sk) > 500
+    assert lo <= sk.sincere.sum() <= hi
+    assert not RegionalMarket(region(), 5).seekers.sincere.any()
+
+
 def test_acceptance_is_logistic_in_utility_minus_reservation():
     sc = region(choice={"seniority": 1.5, "decline_per_year": 0.4})
     m = RegionalMarket(sc, 1)

@@ -50,6 +50,7 @@ __all__ = [
     "lettings_lost",
     "load_results",
     "months_per_point",
+    "national_view",
     "paired_differences",
     "ratio_of_differences",
     "run_metadata",
@@ -130,6 +131,10 @@ def load_results(path: str | Path) -> tuple[pd.DataFrame, dict]:
         raise ScenarioError(f"{path}: run tables lack column(s) {', '.join(missing)}")
     if experiment["baseline"] not in set(df["variant"]):
         raise ScenarioError(f"{path}: no runs of the baseline {experiment['baseline']!r}")
+    if experiment.get("kind") == "national":
+        if "region" not in df.columns:
+            raise ScenarioError(f"{path}: national run tables lack the column region")
+        df = national_view(df)
     # the design only: pandas deep-copies `attrs` on every operation
     df.attrs["experiment"] = {
         "baseline": experiment["baseline"],
@@ -137,6 +142,85 @@ def load_results(path: str | Path) -> tuple[pd.DataFrame, dict]:
         "variants": [{"name": v["name"]} for v in variants],
     }
     return df, experiment
+
+
+# measures that add up over regions, and the mean times (weighted by their lettings)
+ADDITIVE = ("lettings_per_year", "exits_without_housing_per_year", "waiting_end_of_year",
+            "taakstelling_backlog", "entering_search_per_year", "registering_per_year")  # fmt: skip
+MEAN_TIMES = ("search_time_mean", "registration_time_mean")
+_NO_TIME = -1.0
+# the curve measures, pooled over regions as a mixture weighted by the households that
+# enter them (entrants per year): exact for chances and restricted means
+POOLED = {
+    **{f"housed_within_{k}y_of_search": "entering_search_per_year" for k in (1, 3, 5)},
+    **{f"p_housed_{k}y": "entering_search_per_year" for k in (1, 3, 5)},
+    "abandoned_within_5y_of_search": "entering_search_per_year",
+    "search_time_km_rmst": "entering_search_per_year",
+    **{f"housed_within_{k}y_of_registration": "registering_per_year" for k in (1, 3, 5)},
+    "registration_time_km_rmst": "registering_per_year",
+}
+
+
+def national_view(df: pd.DataFrame) -> pd.DataFrame:
+    """A national experiment's region runs as one table over areas, like a region
+    experiment's: each region's own rows (`municipality` "") take the region's id,
+    municipality rows keep their GM codes, and the nation (`municipality` "") is
+    computed within each (variant, point, replication), before any differencing: the
+    counts in `ADDITIVE` summed over regions, the share of lettings from those sums, the
+    mean times weighted by the lettings they are means of, the curve measures in
+    `POOLED` as the mixture of the regions' curves weighted by their entrants (the
+    chance that a household entering anywhere in the country is housed within k years,
+    and the restricted mean), and `window_stationary` 1 only when every region's window
+    is. Medians and quantiles do not pool this way and have no national row."""
+    df = df.copy()
+    own = df["municipality"] == ""
+    df.loc[own, "municipality"] = df.loc[own, "region"]
+    run = ["variant", "point", "replication"]
+    by = [*run, "measure", "group", "time"]
+    # plain keys (a whole-period time, NaN, as _NO_TIME) group reliably; restored below
+    reg = df.loc[own, [*by, "region", "value"]].astype(
+        {"variant": object, "measure": object, "group": object, "region": object}
+    )
+    reg["time"] = reg["time"].fillna(_NO_TIME)
+
+    def total(x: pd.DataFrame, how: str = "sum") -> pd.DataFrame:
+        return x.groupby(by, sort=False)["value"].agg(how).reset_index()
+
+    def pooled(x: pd.DataFrame, w: pd.DataFrame) -> pd.DataFrame:
+        """The weighted mean over regions; NaN when a region with weight has none (a
+        mixture that left it out would not be the nation's)."""
+        x = x.merge(w, on=[*run, "group", "region"])
+        x = x.assign(vw=(x["value"] * x["w"]).fillna(0.0), bad=x["value"].isna() & (x["w"] > 0))
+        g = x.groupby(by, sort=False)[["vw", "w", "bad"]].sum().reset_index()
+        value = (g["vw"] / g["w"].where(g["w"] > 0)).where(g["bad"] == 0)
+        return g.assign(value=value)[[*by, "value"]]
+
+    def weights(measure: str) -> pd.DataFrame:
+        w = reg[(reg["measure"] == measure) & (reg["time"] == _NO_TIME)]
+        return w[[*run, "group", "region", "value"]].rename(columns={"value": "w"})
+
+    parts = [total(reg[reg["measure"].isin(ADDITIVE)])]
+    lets = total(weights("lettings_per_year").rename(columns={"w": "value"}).assign(
+        measure="lettings_per_year", time=_NO_TIME))  # fmt: skip
+    every = lets[lets["group"] == "all"][[*run, "value"]].rename(columns={"value": "all"})
+    share = lets.merge(every, on=run)
+    parts.append(
+        share.assign(measure="share_of_lettings", value=share["value"] / share["all"])[
+            [*by, "value"]
+        ]
+    )
+    parts.append(pooled(reg[reg["measure"].isin(MEAN_TIMES)], weights("lettings_per_year")))
+    for measure, weight in POOLED.items():
+        parts.append(pooled(reg[reg["measure"] == measure], weights(weight)))
+    parts.append(total(reg[reg["measure"] == "window_stationary"], "min"))
+    nation = pd.concat(parts, ignore_index=True)
+    nation["time"] = nation["time"].where(nation["time"] != _NO_TIME)
+    first = df.drop_duplicates(run)[[*run, "run"]]
+    first = first.assign(run=first["run"].str.rsplit("-", n=1).str[0])
+    nation = nation.merge(first.astype({"variant": object}), on=run).assign(municipality="")
+    columns = df.columns.drop("region")
+    nation = nation[columns].astype(df[columns].dtypes.to_dict())
+    return pd.concat([df[columns], nation], ignore_index=True)
 
 
 def run_metadata(path: str | Path) -> dict:
@@ -600,6 +684,8 @@ def search_time_cdf(df: pd.DataFrame) -> pd.DataFrame:
 CURVE = {  # measure -> (what, unit, scale): the displacement curve's panels
     "housed_within_3y_of_search": ("chance of being housed within 3 years", "pp", 100),
     "search_time_km_median": ("median search time if nobody gave up", "months", 12),
+    # in its place where medians do not pool (the nation of a national experiment)
+    "search_time_km_rmst": ("mean search time up to 10 years if nobody gave up", "months", 12),
 }
 
 
@@ -614,12 +700,11 @@ def displacement_curve(df: pd.DataFrame, experiment: dict) -> pd.DataFrame:
         "regulier", "regulier_first_home", "regulier_move",
         *group_roles(experiment, df)["regulier"],
     ]  # fmt: skip
-    sub = df[
-        df["measure"].isin(list(CURVE))
-        & df["group"].isin(groups)
-        & (df["municipality"] == "")
-        & df["time"].isna()
-    ]
+    sub = df[df["group"].isin(groups) & (df["municipality"] == "") & df["time"].isna()]
+    median = "search_time_km_median"
+    panels = ["housed_within_3y_of_search"]
+    panels.append(median if (sub["measure"] == median).any() else "search_time_km_rmst")
+    sub = sub[sub["measure"].isin(panels)]
     cmp = compare(sub, baseline, paired)
     base = _band(sub[sub["variant"] == baseline], ["measure", "group"])
     base = base.assign(diff=0.0, lo=0.0, hi=0.0, variant_mean=base["mean"])
@@ -646,6 +731,9 @@ HEADLINE = [  # (measure, group, quantity, unit, scale of the level, scale of th
      "chance of being housed within 5 years of registering, regulier", "%", 100, 100),
     ("search_time_km_median", "regulier",
      "median search time if nobody gave up (Kaplan–Meier), regulier", "years", 1, 1),
+    ("search_time_km_rmst", "regulier",
+     "mean search time up to 10 years if nobody gave up (Kaplan–Meier), regulier", "years",
+     1, 1),
     ("exits_without_housing_per_year", "regulier",
      "reguliere woningzoekenden leaving unhoused per year", "households", 1, 1),
     ("lettings_per_year", "regulier_first_home", "first homes to starters per year",

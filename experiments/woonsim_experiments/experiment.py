@@ -157,6 +157,8 @@ class RunSpec:
     scenario: Any = field(repr=False)  # a validated RegionScenario
     seed: np.random.SeedSequence = field(repr=False)
     experiment_sha256: str = ""
+    region: str = ""  # national experiments: the region this run is of
+    parameters: str = ""  # national experiments: which parameters the region takes
 
 
 class ExperimentSpec(Spec):
@@ -227,8 +229,18 @@ class Experiment:
     # [(name, [(path, value, field named in errors, prefix of path errors)])]
     variant_sets: list = field(repr=False)
     design_points: list = field(repr=False)
-    scenarios: list = field(repr=False)  # [variant][point]
+    # [variant][point]: a RegionScenario, or (national) {region: RegionScenario}
+    scenarios: list = field(repr=False)
     sha256: str = ""  # identifies the spec, the resolved base scenario and the points
+    # national experiments: (region, parameters used, municipality codes), largest first,
+    # and the national scenario (`base_scenario` is then the largest region taking the
+    # national defaults, whose groups and levers the analysis reads)
+    regions: tuple = ()
+    national_scenario: Any = None
+
+    @property
+    def national(self) -> bool:
+        return bool(self.regions)
 
     @property
     def name(self) -> str:
@@ -262,33 +274,43 @@ class Experiment:
     def scenario(self, variant: int, point: int = 0):
         return self.scenarios[variant][point]
 
-    def seed(self, variant: int, point: int, replication: int) -> np.random.SeedSequence:
+    def seed(
+        self, variant: int, point: int, replication: int, region: str = ""
+    ) -> np.random.SeedSequence:
         key = (point, replication) if self.paired else (point, replication, 1 + variant)
+        if region:  # keyed by the region's name: adding a region changes no other
+            key = (*key, zlib.crc32(region.encode("utf-8")))
         return np.random.SeedSequence(self.root_seed, spawn_key=key)
 
     def runs(self) -> list[RunSpec]:
-        """Every run, ordered by (variant, point, replication)."""
+        """Every run, ordered by (variant, point, replication) and, in a national
+        experiment, region (largest first): one run per region."""
         names = self.variant_names
+        areas = self.regions or (("", "", ()),)
         return [
             RunSpec(
-                run=run_id(v, p, r),
+                run=run_id(v, p, r) + (f"-{reg}" if reg else ""),
                 variant=names[v],
                 variant_index=v,
                 point=p,
                 replication=r,
                 values=dict(self.design_points[p]),
-                scenario=self.scenarios[v][p],
-                seed=self.seed(v, p, r),
+                scenario=self.scenarios[v][p][reg] if reg else self.scenarios[v][p],
+                seed=self.seed(v, p, r, reg),
                 experiment_sha256=self.sha256,
+                region=reg,
+                parameters=label,
             )
             for v in range(len(names))
             for p in range(len(self.design_points))
             for r in range(self.replications)
+            for reg, label, _ in areas
         ]
 
     def to_json(self) -> dict:
-        """What a results folder's experiment.json holds."""
-        return {
+        """What a results folder's experiment.json holds (national: also `kind` and
+        `regions`, each with its municipalities and the parameters it takes)."""
+        out = {
             **self.spec.model_dump(mode="json"),
             "sha256": self.sha256,
             "version": __version__,
@@ -297,10 +319,21 @@ class Experiment:
                 for name, sets in self.variant_sets
             ],
             "points": self.design_points,
-            "total_runs": len(self.variant_sets) * len(self.design_points) * self.replications,
-            "municipalities": list(self.base_scenario.municipalities),
-            "base_scenario": self.base_scenario.model_dump(mode="json"),
+            "total_runs": len(self.runs()),
         }
+        if not self.national:
+            out["municipalities"] = list(self.base_scenario.municipalities)
+            out["base_scenario"] = self.base_scenario.model_dump(mode="json")
+            return out
+        out["kind"] = "national"
+        out["municipalities"] = sorted(c for _, _, codes in self.regions for c in codes)
+        out["regions"] = {
+            reg: {"parameters": label, "municipalities": list(codes)}
+            for reg, label, codes in sorted(self.regions)
+        }
+        out["base_scenario"] = self.base_scenario.model_dump(mode="json")
+        out["national_scenario"] = self.national_scenario.model_dump(mode="json")
+        return out
 
 
 # branches of a union type in pydantic's error locations ("share.constrained-float")
@@ -345,6 +378,8 @@ def parse_experiment(data: Any, base_dir: str | Path = ".") -> Experiment:
             msg = "experiment: " + msg.removeprefix("scenario: ")
         raise ScenarioError(msg) from None
 
+    if _kind(Path(base_dir) / exp.base) == "national":
+        return _parse_national(exp, Path(base_dir) / exp.base)
     try:
         base = load_scenario(Path(base_dir) / exp.base)
     except ScenarioError as err:
@@ -358,10 +393,96 @@ def parse_experiment(data: Any, base_dir: str | Path = ".") -> Experiment:
             base = parse_scenario(d)
         except ScenarioError as err:
             raise ScenarioError(f"horizon: {err}") from None
-    base_dump = base.model_dump(mode="python")
+    variants = _variant_settings(exp)
+    _check_uncertainty_paths(exp, base)
+    points = _design_points(exp, base.model_dump(mode="python"), base)
+    scenarios = _expand(exp, base, variants, points)
+    canon = json.dumps(
+        {
+            "experiment": exp.model_dump(mode="json"),
+            "base_scenario": base.model_dump(mode="json"),
+            "points": points,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    sha = hashlib.sha256(canon.encode()).hexdigest()
+    return Experiment(exp, base, variants, points, scenarios, sha)
 
-    # per variant: its name and settings (path, value, field named in errors, prefix of
-    # errors about the path itself)
+
+def _kind(path: Path) -> str | None:
+    """The `kind` a scenario file declares (None when it cannot be read: the loader that
+    follows reports why)."""
+    try:
+        data = read_yaml(path)
+    except ScenarioError:
+        return None
+    return data.get("kind") if isinstance(data, dict) else None
+
+
+def _parse_national(exp: ExperimentSpec, path: Path) -> Experiment:
+    """A national base: every variant at every design point applied to every region's
+    scenario (`woonsim_experiments.national.region_scenarios`), each validated."""
+    from woonsim_experiments.national import load_national, region_scenarios
+
+    try:
+        ns, folder = load_national(path)
+        if exp.horizon is not None:
+            ns = ns.model_copy(update=exp.horizon.model_dump(exclude_none=True))
+        regions = region_scenarios(ns, folder)
+    except ScenarioError as err:
+        raise ScenarioError(f"base: {err}") from None
+    stock = _corporation_stock()
+    regions.sort(key=lambda x: (-sum(stock.get(c, 0) for c in x[1].municipalities), x[0]))
+    variants = _variant_settings(exp)
+    first = regions[0][1]
+    _check_uncertainty_paths(exp, first)
+    points = _design_points(exp, first.model_dump(mode="python"), first)
+    per_region = {}
+    for reg, sc, _ in regions:
+        try:
+            per_region[reg] = _expand(exp, sc, variants, points)
+        except ScenarioError as err:
+            raise ScenarioError(f"{err} (region {reg})") from None
+    scenarios = [
+        [{reg: per_region[reg][v][p] for reg, _, _ in regions} for p in range(len(points))]
+        for v in range(len(variants))
+    ]
+    canon = json.dumps(
+        {
+            "experiment": exp.model_dump(mode="json"),
+            "base_scenario": ns.model_dump(mode="json"),
+            "regions": {reg: sc.model_dump(mode="json") for reg, sc, _ in regions},
+            "points": points,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    sha = hashlib.sha256(canon.encode()).hexdigest()
+    info = tuple((reg, label, tuple(sc.municipalities)) for reg, sc, label in regions)
+    typical = next((sc for _, sc, label in regions if label == "national_default"), first)
+    return Experiment(exp, typical, variants, points, scenarios, sha, info, ns)
+
+
+def _corporation_stock() -> dict[str, int]:
+    from woonsim.data import municipalities
+
+    m = municipalities()
+    return dict(zip(m["code"], m["corporation_2025"], strict=True))
+
+
+def _check_uncertainty_paths(exp: ExperimentSpec, base) -> None:
+    base_dump = base.model_dump(mode="python")
+    for i, u in enumerate(exp.uncertainties):
+        try:
+            locate(copy.deepcopy(base_dump), u.path, base)
+        except ScenarioError as err:
+            raise ScenarioError(f"uncertainties[{i}].path: {err}") from None
+
+
+def _variant_settings(exp: ExperimentSpec) -> list:
+    """Per variant: its name and settings (path, value, field named in errors, prefix of
+    errors about the path itself)."""
     variants = [
         (
             v.name,
@@ -383,6 +504,14 @@ def parse_experiment(data: Any, base_dir: str | Path = ".") -> Experiment:
             )
         )
 
+    return variants
+
+
+def _expand(exp: ExperimentSpec, base, variants: list, points: list) -> list:
+    """Every variant at every design point applied to the scenario `base` and validated:
+    [variant][point] scenarios; a `ScenarioError` names the setting at fault."""
+    base_dump = base.model_dump(mode="python")
+
     def applied(settings) -> tuple[dict, list[tuple[str, list[str]]]]:
         d = copy.deepcopy(base_dump)
         where = []
@@ -401,13 +530,6 @@ def parse_experiment(data: Any, base_dir: str | Path = ".") -> Experiment:
             if hit is not None:
                 raise ScenarioError(f"{hit[0]}{hit[1]}: {hit[2]}{suffix}") from None
             raise ScenarioError(f"{otherwise}: {err}{suffix}") from None
-
-    for i, u in enumerate(exp.uncertainties):
-        try:
-            locate(copy.deepcopy(base_dump), u.path, base)
-        except ScenarioError as err:
-            raise ScenarioError(f"uncertainties[{i}].path: {err}") from None
-    points = _design_points(exp, base_dump, base)
 
     per_variant = []
     for vi, (vname, settings) in enumerate(variants):
@@ -436,18 +558,7 @@ def parse_experiment(data: Any, base_dir: str | Path = ".") -> Experiment:
                 msg = f"variants[{vi}] ({vname}): {err} at design point {pi}"
                 raise ScenarioError(msg) from None
         scenarios.append(row)
-
-    canon = json.dumps(
-        {
-            "experiment": exp.model_dump(mode="json"),
-            "base_scenario": base.model_dump(mode="json"),
-            "points": points,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    sha = hashlib.sha256(canon.encode()).hexdigest()
-    return Experiment(exp, base, variants, points, scenarios, sha)
+    return scenarios
 
 
 def _design_points(exp: ExperimentSpec, base_dump: dict, base) -> list[dict[str, Any]]:

@@ -82,7 +82,9 @@ def _fig_displacement(curve: pd.DataFrame, variants: list[str]) -> Figure:
     pos = xs.to_dict() if numeric else {v: i for i, v in enumerate(variants)}
     groups = list(dict.fromkeys(curve["group"]))
     cmap = colormaps["tab10"]
-    for ax, (measure, (title, unit, _)) in zip(axes, CURVE.items(), strict=True):
+    panels = [m for m in CURVE if (curve["measure"] == m).any()][:2]
+    for ax, measure in zip(axes, panels, strict=False):
+        title, unit, _ = CURVE[measure]
         for gi, group in enumerate(groups):
             sub = curve[(curve["measure"] == measure) & (curve["group"] == group)].copy()
             sub["x"] = sub["variant"].map(pos)
@@ -483,7 +485,13 @@ def _write_report(out: Path, results_dir: Path, df: pd.DataFrame, exp: dict) -> 
             ["displacement_curve.csv", "variants.csv"],
             "Change from the baseline in the chance of reguliere woningzoekenden of being "
             "housed within 3 years of starting to search (those who give up count as not "
-            "housed) and in their Kaplan–Meier median search time (regulier, its starters "
+            "housed) and in their Kaplan–Meier "
+            + (
+                "median"
+                if (curve["measure"] == "search_time_km_median").any()
+                else "restricted mean (up to 10 years)"
+            )
+            + " search time (regulier, its starters "
             "(regulier_first_home) and doorstromers (regulier_move), and each of its groups), "
             f"{'against ' + lever if lever else 'per variant'}"
             f"; band: 95% interval of the difference ({t['differences']['method'].iloc[0]}).",
@@ -494,17 +502,18 @@ def _write_report(out: Path, results_dir: Path, df: pd.DataFrame, exp: dict) -> 
     cdf_groups = [
         g for g in cdf_groups if t["search_time_cdf"].query("group == @g")["n"].gt(0).any()
     ]
-    _save(_fig_cdf(t["search_time_cdf"], cdf_groups, styles), out / "waiting_cdf.png")
-    figures.append(
-        (
-            "Waiting-time distributions",
-            "waiting_cdf.png",
-            ["search_time_cdf.csv"],
-            "Distribution of the search time at letting per group (quantiles 5%-95%, "
-            "averaged over replications), baseline (black) and each variant. These are "
-            "the times of the seekers who were housed only.",
+    if cdf_groups:  # none for the nation of a national experiment: quantiles do not pool
+        _save(_fig_cdf(t["search_time_cdf"], cdf_groups, styles), out / "waiting_cdf.png")
+        figures.append(
+            (
+                "Waiting-time distributions",
+                "waiting_cdf.png",
+                ["search_time_cdf.csv"],
+                "Distribution of the search time at letting per group (quantiles 5%-95%, "
+                "averaged over replications), baseline (black) and each variant. These are "
+                "the times of the seekers who were housed only.",
+            )
         )
-    )
 
     panels = [
         ("waiting_end_of_year", g, f"waiting at year end: {g}")

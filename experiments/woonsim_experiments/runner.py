@@ -8,7 +8,9 @@ Results folder (the contract the report reads):
   without uncertainties), ``municipalities`` and ``base_scenario``. Written first.
 - ``runs/<run id>.parquet``: the measures of one run (`woonsim.measures.run_metrics`) with
   the columns ``run``, ``variant``, ``point`` and ``replication`` added; run id
-  ``v{variant:02d}-p{point:03d}-r{replication:03d}``. The schema metadata (key
+  ``v{variant:02d}-p{point:03d}-r{replication:03d}``. In a national experiment a run is
+  one region (run id ``...-r003-CR17``, and a column ``region``), so a killed national
+  sweep resumes per region. The schema metadata (key
   ``woonsim``, JSON) holds the seed, scenario sha256 and version of the run, plus its
   variant, point, replication and the experiment's sha256.
 - ``manifest.json``: the finished runs, sorted, with seed, file and the sha256 of the
@@ -83,12 +85,16 @@ def run_one(spec: RunSpec) -> pa.Table:
         replication=spec.replication,
         experiment_sha256=spec.experiment_sha256,
     )
-    for name, value, kind in (
+    columns = [
         ("run", spec.run, pa.string()),
         ("variant", spec.variant, pa.string()),
         ("point", spec.point, pa.int32()),
         ("replication", spec.replication, pa.int32()),
-    ):
+    ]
+    if spec.region:
+        meta.update(region=spec.region, parameters=spec.parameters)
+        columns.append(("region", spec.region, pa.string()))
+    for name, value, kind in columns:
         table = table.append_column(name, pa.array([value] * n, kind))
     return table.replace_schema_metadata({b"woonsim": json.dumps(meta).encode()})
 
@@ -248,11 +254,14 @@ def sweep(
                     "variant": s.variant,
                     "point": s.point,
                     "replication": s.replication,
+                    **({"region": s.region} if s.region else {}),
                     "seed": seed_record(s.seed),
                     "file": f"{RUNS}/{s.run}.parquet",
                     "sha256": digests[s.run],
                 }
-                for s in sorted(specs, key=lambda s: (s.variant_index, s.point, s.replication))
+                for s in sorted(
+                    specs, key=lambda s: (s.variant_index, s.point, s.replication, s.region)
+                )
                 if s.run in digests
             ]
             doc = {

@@ -147,6 +147,12 @@ REGISTRY: dict[str, Measure] = _registry(
                 "if nobody gave up (area under the Kaplan–Meier curve)")
         for o, what in ORIGINS.items()
     ),
+    Measure("entering_search_per_year", "count per year",
+            "households of the group that start to search in the period, per year: the "
+            "weight of its search-time curves when areas are pooled (a national total)"),
+    Measure("registering_per_year", "count per year",
+            "households of the group that register in the period, per year: the weight of "
+            "its registration-time curves when areas are pooled"),
     Measure("abandoned_within_5y_of_search", "fraction",
             "chance of leaving the list unhoused (giving up) within 5 years of starting to "
             "search (Aalen–Johansen)"),
@@ -304,6 +310,7 @@ def run_metrics(result: RegionResult) -> pa.Table:
     gone_in_period = (b.reason == ABANDONED) & (period_of(b.exit, 1) >= y0)
     # seekers who start searching in the period with k years of follow-up before the end
     started = (b.arrival >= y0) & (b.arrival < y1)
+    registered = (m.seekers.registration >= y0) & (m.seekers.registration < y1)
     for name, mine in sets.items():
         sel = in_period & mine
         _times(rows, name, "", search[sel], reg_time[sel], years)
@@ -317,6 +324,8 @@ def run_metrics(result: RegionResult) -> pa.Table:
                 (housed[cohort] & (search[cohort] <= k)).mean() if cohort.any() else None,
             )
         _censored(rows, name, "", b, m.seekers.registration, mine, window)
+        rows.add("entering_search_per_year", name, "", (started & mine).sum() / years)
+        rows.add("registering_per_year", name, "", (registered & mine).sum() / years)
         rows.add("exits_without_housing_per_year", name, "", (gone_in_period & mine).sum() / years)
         qs = np.quantile(search[sel], QUANTILES) if sel.any() else [None] * len(QUANTILES)
         for q, x in zip(QUANTILES, qs, strict=True):

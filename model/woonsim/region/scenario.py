@@ -99,7 +99,8 @@ class Choice(Spec):
     + a Gumbel taste shock, and accept an
     offer with the logistic chance of utility - reservation, where the reservation is
     the group's `reservation` + `seniority` x their place in the queue (1: first, 0:
-    last) - `decline_per_year` x years searching."""
+    last) - `decline_per_year` x years searching. A share `sincere_share` of households
+    ignores the chance and reacts to the adverts it likes best."""
 
     own_municipality: float = 1.5
     attractiveness: dict[Code, float] = {}
@@ -111,6 +112,9 @@ class Choice(Spec):
     seniority: float = 1.0
     decline_per_year: NonNeg = 0.5
     rank_bins: Annotated[int, Field(ge=1, le=20)] = 5
+    # share of households who react sincerely, to the adverts they like best, ignoring
+    # their chance (the others weigh it by `strategic`); Pathak & Sonmez (2008)
+    sincere_share: Share = 0.0
 
 
 class Urgency(Spec):

@@ -156,8 +156,11 @@ class Seekers:
         self.accept = np.array([x.accept for x in g])[self.group]
         self.choice = spec.choice
         self.reservation = np.array([x.reservation for x in g])[self.group]
-        # each household's rank bin this cycle (choice), and its place in the queue
+        # each household's rank bin this cycle (choice), and its place in the queue;
+        # sincere households react as if their chance were 1 (choice.sincere_share)
         self.rank_bin = np.zeros(n, np.int64)
+        share = spec.choice.sincere_share if spec.choice is not None else 0.0
+        self.sincere = stream(seed, "sincere").random(n) < share if share > 0 else np.zeros(n, bool)
         self.queue_place = np.zeros(n)
         self.binding_accept = al.urgency.binding_accept
         self.refusals_before_block = al.refusals_before_block
@@ -246,8 +249,9 @@ class Seekers:
         """The rank the platform shows, in `choice.rank_bins` bins: of the households
         reacting this cycle, the share registered earlier (bin b holds the shares
         [b/B, (b+1)/B)); an urgent household within its search period is first in line
-        (bin B). Sets `rank_bin` and `queue_place` (1 - the bin's middle share; 1 for
-        the urgent) of `rows`."""
+        (bin B). Sets `rank_bin`, the bin whose chance the household weighs (bin B, a
+        chance of 1, also for sincere households), and `queue_place` (1 - the bin's
+        middle share; 1 for the urgent) of `rows`."""
         B = self.choice.rank_bins
         reg = self.registration[rows]
         cuts = np.quantile(reg, np.arange(1, B) / B) if len(rows) else np.zeros(B - 1)
@@ -258,8 +262,7 @@ class Seekers:
             & (self.urgency_expiry[rows] > t)
             & ~self.urgency_lost[rows]
         )
-        b = np.where(urgent, B, b)
-        self.rank_bin[rows] = b
+        self.rank_bin[rows] = np.where(urgent | self.sincere[rows], B, b)
         self.queue_place[rows] = np.where(urgent, 1.0, 1 - (b + 0.5) / B)
 
     def choose_adverts_by_utility(
