@@ -77,6 +77,35 @@ def test_a_cap_norm_holds_aandachtsgroepen_to_it():
             assert x >= 0.20 - 0.05, (key, x, n)  # and does not fall far below it
 
 
+def test_a_region_scope_norm_is_counted_over_the_region():
+    """`scope: region`: in every reported year with at least 150 lettings the region's
+    share is at least the norm less 1 point and 2 lettings, while municipalities are not
+    each held to it: the lowest municipality-year share is below the lowest under the
+    municipality rule with the same seed."""
+    norm = {"share": 0.35, "mode": "floor", "basis": "lettings"}
+    region = _shares({**norm, "scope": "region"})
+    for y in sorted({y for _, y in region}):
+        year = {k: v for k, v in region.items() if k[1] == y}
+        n = sum(m for _, m in year.values())
+        if n >= 150:
+            assert _total(year) >= 0.35 - 0.01 - 2 / n, (y, _total(year), n)
+    per_muni = _shares(norm)
+    lowest = min(x for x, n in region.values() if n >= 50)
+    assert lowest < min(x for x, n in per_muni.values() if n >= 50)
+
+
+def test_a_region_scope_norm_needs_one_share_and_the_lettings_basis():
+    from woonsim.errors import ScenarioError
+
+    for quota, field in (
+        ({"share": 0.3, "mode": "floor", "basis": "vacancies", "scope": "region"}, "basis"),
+        ({"share": {MUNIS[0]: 0.3}, "mode": "floor", "basis": "lettings", "scope": "region"},
+         "mapping"),
+    ):  # fmt: skip
+        with pytest.raises(ScenarioError, match=field):
+            _scenario(quota)
+
+
 def test_designating_vacancies_is_not_the_norm():
     """30% of vacancies designated adds to current practice's direct placements: the
     aandachtsgroep share of lettings overshoots the 30% norm's (the old reading of a '30%

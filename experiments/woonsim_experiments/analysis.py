@@ -50,9 +50,11 @@ __all__ = [
     "lettings_lost",
     "load_results",
     "months_per_point",
+    "municipal_shares",
     "national_view",
     "paired_differences",
     "ratio_of_differences",
+    "region_table",
     "run_metadata",
     "search_time_cdf",
     "tables",
@@ -806,6 +808,99 @@ def headline(
     return _sorted(pd.DataFrame(rows, columns=cols), None, _order(experiment))
 
 
+REGION_TABLE = [  # (column stem, measure, group, scale): the per-region table's changes
+    ("aandachtsgroep_share_pp", "share_of_lettings", "aandachtsgroepen", 100),
+    ("regulier_housed_within_3y_pp", "housed_within_3y_of_search", "regulier", 100),
+    ("regulier_km_median_months", "search_time_km_median", "regulier", 12),
+    ("regulier_km_rmst_months", "search_time_km_rmst", "regulier", 12),
+    ("first_homes_per_year", "lettings_per_year", "regulier_first_home", 1),
+    ("statushouder_backlog_end", "taakstelling_backlog", "statushouders", 1),
+]
+
+
+def region_table(df: pd.DataFrame, experiment: dict) -> pd.DataFrame:
+    """A national experiment per area (the nation, `area` "", then each region) and
+    variant: the baseline level and the change of each measure of `REGION_TABLE` with its
+    95% interval (paired by replication), and `binds`: whether the variant raises the
+    share of lettings to aandachtsgroepen there (its interval above zero). Empty for a
+    region experiment."""
+    regions = experiment.get("regions") or {}
+    if not regions:
+        return pd.DataFrame()
+    baseline, paired = _defaults(df, experiment.get("baseline"), experiment.get("paired"))
+    areas = ["", *sorted(regions)]
+    parts = []
+    for stem, measure, group, k in REGION_TABLE:
+        sub = df[
+            (df["measure"] == measure) & (df["group"] == group) & df["municipality"].isin(areas)
+        ]
+        if measure == "taakstelling_backlog":
+            sub = sub[np.isclose(sub["time"], sub["time"].max())] if len(sub) else sub
+        else:
+            sub = sub[sub["time"].isna()]
+        if not len(sub):
+            continue
+        c = compare(sub, baseline, paired)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "area": c["municipality"],
+                    "variant": c["variant"],
+                    f"{stem}_baseline": k * c["baseline_mean"],
+                    f"{stem}_change": k * c["diff"],
+                    f"{stem}_lo": k * c["lo"],
+                    f"{stem}_hi": k * c["hi"],
+                }
+            )
+        )
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.merge(p, on=["area", "variant"], how="outer")
+    out["binds"] = out["aandachtsgroep_share_pp_lo"] > 0
+    out.insert(1, "parameters", out["area"].map({r: v["parameters"] for r, v in regions.items()}))
+    out["area"] = pd.Categorical(out["area"], areas, ordered=True)
+    out = out.sort_values(["area"], kind="stable").astype({"area": str})
+    return (
+        _sorted(out, df)
+        .sort_values("area", kind="stable", key=_nation_first)
+        .reset_index(drop=True)
+    )
+
+
+def municipal_shares(df: pd.DataFrame, experiment: dict) -> pd.DataFrame:
+    """Each municipality's share of its lettings that goes to aandachtsgroepen, per
+    variant: `share` (mean over runs) and `change` from the baseline (mean paired
+    difference, or difference of means when unpaired), both as fractions."""
+    baseline, paired = _defaults(df, experiment.get("baseline"), experiment.get("paired"))
+    sub = df[
+        (df["measure"] == "lettings_per_year")
+        & df["group"].isin(["all", "aandachtsgroepen"])
+        & df["municipality"].str.startswith("GM")
+        & df["time"].isna()
+    ]
+    wide = sub.pivot_table(
+        index=["municipality", "variant", "point", "replication"],
+        columns="group",
+        values="value",
+        observed=True,
+    ).reset_index()
+    wide["value"] = wide["aandachtsgroepen"] / wide["all"].where(wide["all"] > 0)
+    runs = wide[["municipality", "variant", "point", "replication", "value"]].assign(
+        measure="share", group="aandachtsgroepen", time=np.nan
+    )
+    c = compare(runs, baseline, paired)
+    level = runs.groupby(["municipality", "variant"], sort=False)["value"].mean()
+    out = level.rename("share").reset_index()
+    change = c[["municipality", "variant", "diff"]].rename(columns={"diff": "change"})
+    out = out.merge(change, on=["municipality", "variant"], how="left")
+    out.loc[out["variant"] == baseline, "change"] = 0.0
+    return _sorted(out, df)
+
+
+def _nation_first(s: pd.Series) -> pd.Series:
+    return s.map(lambda a: (a != "", a))
+
+
 def tables(df: pd.DataFrame, experiment: dict) -> dict[str, pd.DataFrame]:
     """Every tidy table of the analysis, by the CSV name the report writes it under."""
     baseline, paired = experiment["baseline"], bool(experiment.get("paired", True))
@@ -824,4 +919,12 @@ def tables(df: pd.DataFrame, experiment: dict) -> dict[str, pd.DataFrame]:
         "backlog": backlog(df, experiment),
         "task_share": task_shares(df, experiment),
         "variants": variant_levers(experiment),
+        **(
+            {
+                "regions": region_table(df, experiment),
+                "municipal_shares": municipal_shares(df, experiment),
+            }
+            if experiment.get("regions")
+            else {}
+        ),
     }

@@ -230,6 +230,110 @@ def _fig_map(share: pd.DataFrame, codes: list[str], variants: list[str], by: str
     return fig
 
 
+def _fig_country(panels: list[tuple[str, pd.Series, Normalize, str]], label: str) -> Figure:
+    """Every municipality of the country coloured by a value (no labels: 342 of them),
+    one panel per (title, values by GM code, colour scale, colour map)."""
+    geo = _boundaries()
+    ncols = min(3, len(panels))
+    fig = Figure(figsize=(4.4 * ncols, 5.0 * math.ceil(len(panels) / ncols)))
+    fig.set_layout_engine("constrained")
+    axes = _grid(fig, len(panels), ncols)
+    for ax, (title, values, norm, cmap_name) in zip(axes, panels, strict=True):
+        cmap = colormaps[cmap_name]
+        rings, colours = [], []
+        for code, (_, parts) in geo.items():
+            x = values.get(code, np.nan)
+            for ring in parts:
+                rings.append(ring)
+                colours.append(cmap(norm(x)) if math.isfinite(x) else (0.85, 0.85, 0.85, 1))
+        ax.add_collection(PolyCollection(rings, facecolors=colours, edgecolors="white", lw=0.2))
+        ax.autoscale_view()
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+        ax.set_title(title, fontsize=9)
+        fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=label, shrink=0.7)
+    return fig
+
+
+def _national_figures(t: dict, exp: dict, variants: list[str], out: Path) -> list:
+    """The maps of a national experiment: today's share of lettings to aandachtsgroepen
+    against the norm, and where each norm binds (the change it makes)."""
+    shares = t["municipal_shares"]
+    baseline = exp["baseline"]
+    base = 100 * shares[shares["variant"] == baseline].set_index("municipality")["share"]
+    norms = {v: _norm(exp, v) for v in variants if v != baseline}
+    level = next((n[0] for n in norms.values() if n), 0.30)
+    spread = float(np.nanmax(np.abs(base - 100 * level))) if len(base) else 1.0
+    panels = [
+        (
+            f"{baseline}:\naandachtsgroep share − {100 * level:g}% (pp)",
+            base - 100 * level,
+            Normalize(-spread, spread),
+            "RdBu",
+        )
+    ]
+    change = shares[shares["variant"] != baseline]
+    top = float(np.nanmax(np.abs(100 * change["change"]))) if len(change) else 1.0
+    for v in variants:
+        if v == baseline:
+            continue
+        values = 100 * change[change["variant"] == v].set_index("municipality")["change"]
+        panels.append((f"{v}:\nchange (pp)", values, Normalize(-top, top), "PuOr_r"))
+    _save(_fig_country(panels, "percentage points"), out / "norm_map.png")
+    return [
+        (
+            "Where the norm binds",
+            "norm_map.png",
+            ["municipal_shares.csv", "regions.csv"],
+            "First panel: each municipality's share of its lettings to aandachtsgroepen under "
+            f"{baseline} minus the norm (blue: above it, red: below). Other panels: the change "
+            "each variant makes to that share (mean paired difference over replications); a "
+            "floor binds where the change is above zero. Grey: no lettings. Per region, with "
+            "95% intervals and the cost to reguliere woningzoekenden: regions.csv.",
+        )
+    ]
+
+
+def _regions_html(regions: pd.DataFrame, variant: str) -> str:
+    """The per-region table of one variant: the aandachtsgroep share, whether the norm
+    binds, and what it costs reguliere woningzoekenden, with 95% intervals."""
+    r = regions[regions["variant"] == variant]
+    if not len(r):
+        return ""
+
+    def cell(row, stem, digits=1):
+        return (
+            f"{_num(getattr(row, stem + '_change'), digits, True)} "
+            f"{_ci(getattr(row, stem + '_lo'), getattr(row, stem + '_hi'), digits)}"
+        )
+
+    head = (
+        "<tr><th>area</th><th>parameters</th><th>aandachtsgroep share today (%)</th>"
+        "<th>change (pp)</th><th>binds</th><th>regulier housed within 3 years (pp)</th>"
+        "<th>regulier KM median search time (months)</th><th>first homes per year</th>"
+        "<th>statushouder backlog at the end</th></tr>"
+    )
+    rows = []
+    for row in r.itertuples():
+        rows.append(
+            f"<tr><td>{_esc(row.area or 'Nederland')}</td><td>{_esc(row.parameters or '')}</td>"
+            f"<td>{_num(row.aandachtsgroep_share_pp_baseline, 1)}</td>"
+            f"<td>{cell(row, 'aandachtsgroep_share_pp')}</td>"
+            f"<td>{'yes' if row.binds else 'no'}</td>"
+            f"<td>{cell(row, 'regulier_housed_within_3y_pp')}</td>"
+            f"<td>{cell(row, 'regulier_km_median_months')}</td>"
+            f"<td>{cell(row, 'first_homes_per_year', 0)}</td>"
+            f"<td>{cell(row, 'statushouder_backlog_end', 0)}</td></tr>"
+        )
+    return (
+        f"<h2>Per region: {_esc(variant)}</h2><table>{head}{''.join(rows)}</table>"
+        '<p class="caption">Changes from the baseline with 95% paired intervals; '
+        "Nederland: regions summed within each replication before differencing (its "
+        "Kaplan–Meier median does not pool and is left empty). Every variant: "
+        '<a href="regions.csv">regions.csv</a>.</p>'
+    )
+
+
 def _save(fig: Figure, path: Path) -> None:
     fig.savefig(path, dpi=DPI)
 
@@ -541,7 +645,9 @@ def _write_report(out: Path, results_dir: Path, df: pd.DataFrame, exp: dict) -> 
     dist = exp.get("base_scenario", {}).get("allocation", {}).get("task_distribution")
     by = "social_stock" if dist == "social_stock" else "population"
     codes = exp.get("municipalities") or sorted(set(df["municipality"]) - {""})
-    if any(c in _boundaries() for c in codes) and len(t["task_share"]):
+    if exp.get("regions"):
+        figures += _national_figures(t, exp, variants, out)
+    elif any(c in _boundaries() for c in codes) and len(t["task_share"]):
         _save(_fig_map(t["task_share"], codes, variants, by), out / "task_map.png")
         figures.append(
             (
@@ -561,7 +667,7 @@ def _write_report(out: Path, results_dir: Path, df: pd.DataFrame, exp: dict) -> 
 def _page(results_dir: Path, df: pd.DataFrame, exp: dict, t: dict, figures: list) -> str:
     meta = run_metadata(results_dir)
     version = exp.get("version") or meta.get("version") or __version__
-    n_runs = df["run"].nunique()
+    n_runs = df.loc[df["municipality"] == "", "run"].nunique()
     n_points = df["point"].nunique()
     paired = bool(exp.get("paired", True))
     method = (
@@ -583,6 +689,9 @@ def _page(results_dir: Path, df: pd.DataFrame, exp: dict, t: dict, figures: list
         "ratios.csv</a>.</p>",
         _who_fills_html(t["who_fills"]),
     ]
+    if "regions" in t:
+        focus = next((v for v in t["variants"]["variant"] if v.startswith("30%")), None)
+        body.append(_regions_html(t["regions"], focus or exp["baseline"]))
     for title, png, csvs, caption in figures:
         links = ", ".join(f'<a href="{_esc(c)}">{_esc(c)}</a>' for c in csvs)
         body += [

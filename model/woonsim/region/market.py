@@ -138,6 +138,7 @@ class RegionalMarket(mesa.Model):
             label_rng=stream(self.seed, "labels"),
             aandacht=self.seekers.aandacht if al.quota.basis == "lettings" else None,
             quality_rng=stream(self.seed, "quality") if sc.choice is not None else None,
+            region_scope=al.quota.scope == "region",
         )
         self.budgets = Budgets(
             np.full(self.n_munis, np.inf)

@@ -143,13 +143,25 @@ class Statushouders(Spec):
 
 class Quota(Spec):
     """A norm for aandachtsgroepen: a share of lettings (`basis: lettings`, the
-    programme's norm, enforced per municipality and calendar year by designating
-    vacancies as needed) or a fixed share of vacancies designated at random (`basis:
-    vacancies`, one way of implementing a norm). `mode` says what designation does."""
+    programme's norm, enforced per calendar year and per municipality, or with `scope:
+    region` over the region's lettings as a whole, by designating vacancies as needed)
+    or a fixed share of vacancies designated at random (`basis: vacancies`, one way of
+    implementing a norm). `mode` says what designation does."""
 
     share: Share | dict[Code, Share] = 0.0
     mode: Literal["none", "floor", "cap", "ring_fenced"] = "none"
     basis: Literal["vacancies", "lettings"] = "vacancies"
+    # a lettings norm counted per municipality, or over the region's lettings as a whole
+    scope: Literal["municipality", "region"] = "municipality"
+
+    @model_validator(mode="after")
+    def _region_scope(self) -> Quota:
+        if self.scope == "region":
+            if self.basis != "lettings":
+                raise ValueError("scope: region needs basis lettings")
+            if isinstance(self.share, dict):
+                raise ValueError("scope: region needs one share for the region, not a mapping")
+        return self
 
 
 class AllocationSpec(Spec):

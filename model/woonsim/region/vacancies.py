@@ -42,8 +42,11 @@ class VacancyLedger:
         capacity: int = 1024,
         aandacht: np.ndarray | None = None,
         quality_rng: np.random.Generator | None = None,
+        region_scope: bool = False,
     ):
         self.quota_share, self.quota_on = quota_share, quota_on
+        # the lettings norm is counted per municipality, or over the whole region
+        self.region_scope = region_scope
         # the lettings norm: the aandachtsgroep flag of every seeker (None: random basis)
         self._aandacht = aandacht
         M = len(quota_share)
@@ -127,16 +130,26 @@ class VacancyLedger:
 
     def _to_designate(self, mu: np.ndarray) -> np.ndarray:
         """The lettings norm's rule for new vacancies in municipalities `mu`: in each
-        municipality, designate the first k, the smallest number that brings this year's
-        aandachtsgroep lettings plus open designated vacancies up to the share of this
-        year's lettings plus open vacancies (the new ones included)."""
-        M = len(self.quota_share)
+        municipality (or, with `region_scope`, in the region as a whole), designate the
+        first k, the smallest number that brings this year's aandachtsgroep lettings plus
+        open designated vacancies up to the share of this year's lettings plus open
+        vacancies (the new ones included)."""
         op = np.asarray(self.open, dtype=np.int64)
-        open_all = np.bincount(self.muni[op], minlength=M)
-        open_des = np.bincount(self.muni[op], weights=self.designated[op], minlength=M)
+        if self.region_scope:  # one account: every municipality counts as the first
+            M, share = 1, self.quota_share[:1]
+            at, mu = np.zeros(len(op), np.int64), np.zeros(len(mu), np.int64)
+            lettings, aandacht = (
+                self.year_lettings.sum(keepdims=True),
+                self.year_aandacht.sum(keepdims=True),
+            )
+        else:
+            M, share, at = len(self.quota_share), self.quota_share, self.muni[op]
+            lettings, aandacht = self.year_lettings, self.year_aandacht
+        open_all = np.bincount(at, minlength=M)
+        open_des = np.bincount(at, weights=self.designated[op], minlength=M)
         new = np.bincount(mu, minlength=M)
-        need = self.quota_share * (self.year_lettings + open_all + new)
-        k = np.clip(np.ceil(need - self.year_aandacht - open_des - 1e-9), 0, new).astype(int)
+        need = share * (lettings + open_all + new)
+        k = np.clip(np.ceil(need - aandacht - open_des - 1e-9), 0, new).astype(int)
         # rank of each new vacancy within its municipality, in arrival order
         order = np.argsort(mu, kind="stable")
         rank = np.empty(len(mu), np.int64)
