@@ -194,3 +194,24 @@ def test_killed_national_sweep_resumes_per_region(swept, tmp_path):
     for p in sorted((out / "runs").iterdir()):
         assert (copy / "runs" / p.name).read_bytes() == p.read_bytes()
     assert (copy / "manifest.json").read_bytes() == (out / "manifest.json").read_bytes()
+
+
+def test_national_report_answers_where_the_norm_binds(swept, tmp_path):
+    """The report of a national experiment: the per-region table (the nation and 40
+    regions, per non-baseline variant, with the cost to regulier and `binds`), the
+    municipal shares of all 342 municipalities and the country map."""
+    from woonsim_experiments.report import build_report
+
+    _, out, _ = swept
+    report = build_report(out, tmp_path / "report").parent
+    regions = pd.read_csv(report / "regions.csv", keep_default_na=False)
+    assert sorted(set(regions["area"])) == ["", *sorted(f"CR{i:02d}" for i in range(1, 41))]
+    assert set(regions["variant"]) == {"30% norm"}
+    assert {"binds", "regulier_housed_within_3y_pp_change", "statushouder_backlog_end_lo"} <= set(
+        regions.columns
+    )
+    shares = pd.read_csv(report / "municipal_shares.csv")
+    assert shares["municipality"].nunique() == 342
+    assert (report / "norm_map.png").stat().st_size > 10_000
+    html = (report / "index.html").read_text()
+    assert "Per region: 30% norm" in html and "Where the norm binds" in html
