@@ -53,9 +53,8 @@ def kernel(w, row_of, k_of, rng, K):
     blocks = [rng.random(c) for c in counts]
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     uniforms = np.concatenate(blocks)
-    guess = np.empty(R * A, np.int64)
     return draw_reactions(
-        w.ravel(), left.ravel(), flat, row_of, k_of, uniforms, offsets, K, A, ONE_BELOW, guess
+        w.ravel(), left.ravel(), flat, row_of, k_of, uniforms, offsets, K, A, ONE_BELOW
     )
 
 

@@ -198,17 +198,12 @@ def _bisect_right(a, x, lo, hi):
 
 
 @njit(cache=True)
-def _search(flat, q, r, A, start):
+def _search(flat, q, r, A):
     """First index i with flat[i] > q (numpy's searchsorted, side right): flat is row
-    r's cumulative weights plus r, row after row. The walk starts at `start`, a guess
-    inside row r's block (from `_guesses`), and moves to the answer; an answer outside
-    the block (rounding at its edges) is found by bisection."""
+    r's cumulative weights plus r, row after row. Bisection inside row r's block; an
+    answer outside the block (rounding at its edges) is found by bisection there."""
     lo, hi = r * A, (r + 1) * A
-    i = start
-    while i > lo and flat[i - 1] > q:
-        i -= 1
-    while i < hi and not flat[i] > q:
-        i += 1
+    i = _bisect_right(flat, q, lo, hi)
     if i == lo and lo > 0 and flat[lo - 1] > q:
         i = _bisect_right(flat, q, 0, lo)
     elif i == hi and hi < len(flat) and not flat[hi] > q:
@@ -217,33 +212,19 @@ def _search(flat, q, r, A, start):
 
 
 @njit(cache=True)
-def _guesses(flat, R, A, guess):
-    """Per row r and bucket b of [0, 1) in A buckets, into guess[r * A + b]: the first
-    position in row r whose cumulative weight exceeds b / A, where `_search` starts."""
-    for r in range(R):
-        a = 0
-        for b in range(A):
-            while a < A and flat[r * A + a] - r <= b / A:
-                a += 1
-            guess[r * A + b] = r * A + min(a, A - 1)
-
-
-@njit(cache=True)
-def draw_reactions(w, left, flat, row_of, k_of, uniforms, offsets, K, A, one_below, guess):
+def draw_reactions(w, left, flat, row_of, k_of, uniforms, offsets, K, A, one_below):
     """Each reacting household i draws up to k_of[i] distinct adverts from its row
     row_of[i] of the weights w (rows of A, flattened; `left` their left edges, `flat`
     their right edges plus the row index), without replacement: round j uses the next uniform of
     block j (uniforms[offsets[j]:offsets[j + 1]], one per household still drawing),
     scaled to the weight not yet taken, skips the intervals already chosen in order of
-    their left edge, and inverts the cumulative weights. `guess` is scratch space of at
-    least R * A integers. Returns (households, K) advert positions, -1 where none was
-    drawn."""
+    their left edge, and inverts the cumulative weights. Returns (households, K) advert
+    positions, -1 where none was drawn."""
     n = len(row_of)
     chosen = np.full((n, K), -1, np.int64)
     removed = np.zeros(n)
     lefts = np.empty(K)
     widths = np.empty(K)
-    _guesses(flat, len(flat) // A if A else 0, A, guess)
     for j in range(K):
         u = offsets[j]
         if u == offsets[j + 1]:
@@ -272,7 +253,7 @@ def draw_reactions(w, left, flat, row_of, k_of, uniforms, offsets, K, A, one_bel
                     if lefts[c] <= x:
                         x = x + widths[c]
             x = min(x, one_below)
-            a = _search(flat, r + x, r, A, guess[r * A + min(int(x * A), A - 1)]) - r * A
+            a = _search(flat, r + x, r, A) - r * A
             a = min(a, A - 1)
             # rounding at a row's end can land on an advert of zero weight (one the
             # household may not rent): take the nearest advert of weight below it

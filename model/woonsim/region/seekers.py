@@ -173,7 +173,7 @@ class Seekers:
         self.arrival_list = self.arrival.tolist()
         self.deadline_list = self.deadline.tolist()
         self.offer_draws = UniformBuffer(stream(seed, "offers"))
-        self._work, self._guess = np.empty(0), np.empty(0, np.int64)
+        self._work = np.empty(0)
 
     def __len__(self) -> int:
         return len(self.arrival)
@@ -310,7 +310,7 @@ class Seekers:
         """Scratch space for the weights of `size` (key, advert) pairs, reused from cycle
         to cycle."""
         if len(self._work) < 3 * size:
-            self._work, self._guess = np.empty(3 * size), np.empty(size, np.int64)
+            self._work = np.empty(3 * size)
 
     def _draw(self, w, left, flat, row_of, k_of, counts, rows, K, A, rng):
         """Draw each household's reactions from its row of the weights (the uniforms of
@@ -324,9 +324,7 @@ class Seekers:
         offsets = np.zeros(K + 1, dtype=np.int64)
         offsets[1 : len(blocks) + 1] = np.cumsum([len(b) for b in blocks])
         offsets[len(blocks) + 1 :] = offsets[len(blocks)]
-        chosen = draw_reactions(
-            w, left, flat, row_of, k_of, uniforms, offsets, K, A, ONE_BELOW, self._guess
-        )
+        chosen = draw_reactions(w, left, flat, row_of, k_of, uniforms, offsets, K, A, ONE_BELOW)
         return reaction_pairs(chosen, rows)
 
     # --- counts ----------------------------------------------------------------------
