@@ -239,9 +239,10 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def dask_cluster(tmp: Path):
-    """A Dask scheduler and one single-threaded worker on 127.0.0.1, as separate
-    processes; yields the scheduler's address."""
+def dask_cluster(tmp: Path, workers: int = 1, handles: list | None = None):
+    """A Dask scheduler and `workers` single-threaded workers on 127.0.0.1, as separate
+    processes; yields the scheduler's address (the worker processes are appended to
+    `handles`, when given)."""
     from distributed import Client
 
     dask = Path(sys.executable).parent / "dask"
@@ -260,7 +261,7 @@ def dask_cluster(tmp: Path):
     procs: list[subprocess.Popen] = []
     logs = []
     try:
-        for name, cmd in (
+        for name, cmd in [
             (
                 "scheduler",
                 [
@@ -274,27 +275,30 @@ def dask_cluster(tmp: Path):
                     str(info),
                 ],
             ),
-            (
-                "worker",
-                [
-                    *worker_cmd,
-                    "--scheduler-file",
-                    str(info),
-                    "--host",
-                    "127.0.0.1",
-                    "--nthreads",
-                    "1",
-                    "--no-nanny",
-                    "--no-dashboard",
-                    "--memory-limit",
-                    "0",
-                    "--death-timeout",
-                    "120",
-                    "--local-directory",
-                    str(tmp / "worker"),
-                ],
+            *(
+                (
+                    f"worker{k}",
+                    [
+                        *worker_cmd,
+                        "--scheduler-file",
+                        str(info),
+                        "--host",
+                        "127.0.0.1",
+                        "--nthreads",
+                        "1",
+                        "--no-nanny",
+                        "--no-dashboard",
+                        "--memory-limit",
+                        "0",
+                        "--death-timeout",
+                        "120",
+                        "--local-directory",
+                        str(tmp / f"worker{k}"),
+                    ],
+                )
+                for k in range(workers)
             ),
-        ):
+        ]:
             log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - closed below
             logs.append(log)
             procs.append(
@@ -307,6 +311,8 @@ def dask_cluster(tmp: Path):
                     start_new_session=True,
                 )
             )
+            if name != "scheduler" and handles is not None:
+                handles.append(procs[-1])
             if name == "scheduler":
                 deadline = time.monotonic() + 120
                 while not info.exists() or not info.read_text().strip():
@@ -316,8 +322,8 @@ def dask_cluster(tmp: Path):
         address = json.loads(info.read_text())["address"]
         assert address.startswith("tcp://127.0.0.1:")
         with Client(address, timeout="60s") as client:
-            client.wait_for_workers(1, timeout=120)
-            assert sum(client.nthreads().values()) == 1
+            client.wait_for_workers(workers, timeout=120)
+            assert sum(client.nthreads().values()) == workers
         yield address
     finally:
         for proc in reversed(procs):
