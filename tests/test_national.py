@@ -132,6 +132,15 @@ def test_national_run_reports_checks(tmp_path):
     assert below["simulated"] == below["observed"] == 285
     assert checks["lettings_per_year"]["observed"] == 161_000
     assert checks["lettings_per_year"]["simulated"] > 0
+    # the national holdouts (calibration_data/national_targets.csv), each in its region
+    pats = pd.read_csv(out / "patterns.csv")
+    from woonsim_experiments.targets import national_targets
+
+    expected = national_targets()
+    assert sorted(pats["area"]) == sorted(expected["area"])
+    assert sorted(pats["observed"]) == sorted(expected["value"])
+    assert set(pats.loc[pats["area"] == "GM0344", "region"]) == {"CR17"}
+    assert pats["simulated"].notna().all()
     munis = pd.read_csv(out / "municipalities.csv")
     assert sorted(munis["municipality"]) == sorted(municipalities()["code"])
     regions = pd.read_csv(out / "regions.csv")

@@ -426,6 +426,7 @@ def cmd_national(args: argparse.Namespace) -> int:
             (tmp / "fitted_national.yaml").write_text(yaml.safe_dump(record, sort_keys=False))
         out["regions"].to_csv(tmp / "regions.csv", index=False, lineterminator="\n")
         out["municipalities"].to_csv(tmp / "municipalities.csv", index=False, lineterminator="\n")
+        out["patterns"].to_csv(tmp / "patterns.csv", index=False, lineterminator="\n")
 
     target = Path(args.out) if args.out else Path("results") / "national" / f"seed-{args.seed}"
     written = write_atomically(target, files)
@@ -444,6 +445,16 @@ def cmd_national(args: argparse.Namespace) -> int:
             f"{format(c['observed'], fmt):>12}  {c['year']}  {c['source']}"
             + (f" ({c['note']})" if c.get("note") else "")
         )
+    pats = out["patterns"]
+    if len(pats):
+        print(f"{'holdout':<44} {'observed':>9} {'simulated':>9} {'error':>7}  within")
+        for p in pats.itertuples():
+            fmt = ".1%" if "share" in p.measure else ".2f"
+            what = f"{p.measure.removesuffix('_at_letting_years')}, {p.name}"
+            print(
+                f"{what:<44} {format(p.observed, fmt):>9} {format(p.simulated, fmt):>9} "
+                f"{p.relative_error:>+7.1%}  {'yes' if p.within else 'no'}"
+            )
     reg = out["regions"]
     if "window_stationary" in reg:
         bad = reg.loc[~reg["window_stationary"].astype(bool), "region"].tolist()

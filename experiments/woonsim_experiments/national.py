@@ -30,6 +30,7 @@ from woonsim.scenario import load_scenario, parse_scenario
 from woonsim.spec import Spec, one_line
 from woonsim.yaml_loader import read_yaml
 from woonsim_experiments.calibrate import Parameter, with_parameters
+from woonsim_experiments.targets import national_targets
 
 __all__ = [
     "NATIONAL_CHECKS",
@@ -175,13 +176,22 @@ def _region_seed(seed: int, region: str) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed, spawn_key=(zlib.crc32(region.encode("utf-8")),))
 
 
-def _run_region(task) -> tuple[dict, list[dict]]:
-    """One region: its totals and its municipality rows (small, picklable)."""
+def _run_region(task) -> tuple[dict, list[dict], list[dict]]:
+    """One region: its totals, its municipality rows and its values of the national
+    holdouts that lie in it, `patterns` (small, picklable)."""
+    from woonsim.measures import observe
     from woonsim.region.cells import KINDS
     from woonsim.simulate import run
 
-    region, scenario, label, seed = task
+    region, scenario, label, seed, *rest = task
+    patterns = rest[0] if rest else []
     res = run(scenario, _region_seed(seed, region))
+    observed = [
+        {**p, "region": region, "parameters": label,
+         "simulated": observe(res, p["measure"], p["group"], tuple(p["area"].split(";")),
+                              p["statistic"] or "mean")}
+        for p in patterns
+    ]  # fmt: skip
     m, b = res, res.base
     s = res.summary()
     r = s["region"]
@@ -225,7 +235,7 @@ def _run_region(task) -> tuple[dict, list[dict]]:
                 "median_search_time": (mu["search_time_at_letting"] or {}).get("median"),
             }
         )
-    return row, munis
+    return row, munis, observed
 
 
 def _run_regions(tasks: list, executor: Executor | None, progress) -> list:
@@ -259,7 +269,9 @@ def fit_default_departure_rate(
     tasks = [(r, sc, label, seed) for r, sc, label in region_scenarios(ns, base)]
     fixed = sum(
         row["lettings_per_year"]
-        for row, _ in _run_regions([t for t in tasks if t[2] != "national_default"], executor, None)
+        for row, *_ in _run_regions(
+            [t for t in tasks if t[2] != "national_default"], executor, None
+        )
     )
     path = "flows.departure_rate"
     rate = ns.default_overrides.get(path, load_scenario(base / ns.defaults).flows.departure_rate)
@@ -271,7 +283,9 @@ def fit_default_departure_rate(
             for reg, sc, label in region_scenarios(trial, base)
             if label == "national_default"
         ]
-        return fixed + sum(row["lettings_per_year"] for row, _ in _run_regions(own, executor, None))
+        return fixed + sum(
+            row["lettings_per_year"] for row, *_ in _run_regions(own, executor, None)
+        )
 
     history = []
     x0, f0 = rate, lettings(rate) - target
@@ -300,6 +314,34 @@ def fit_default_departure_rate(
     }
 
 
+def _patterns(rows: list[dict], munis: pd.DataFrame) -> pd.DataFrame:
+    """The national holdouts beside the model's values: observed, simulated, relative
+    error, tolerance and whether it is within (|error| <= tolerance)."""
+    names = munis.set_index("municipality")["name"].to_dict()
+    out = pd.DataFrame(
+        [
+            {
+                "measure": p["measure"],
+                "area": p["area"],
+                "name": "; ".join(names.get(c, c) for c in p["area"].split(";")),
+                "region": p["region"],
+                "parameters": p["parameters"],
+                "use": p["use"],
+                "statistic": p["statistic"],
+                "observed": p["value"],
+                "simulated": p["simulated"],
+                "relative_error": p["simulated"] / p["value"] - 1,
+                "tolerance": p["tolerance"],
+                "within": abs(p["simulated"] / p["value"] - 1) <= p["tolerance"],
+                "year": p["year"],
+                "source": p["source"],
+            }
+            for p in rows
+        ]
+    )
+    return out.sort_values(["measure", "area"], ignore_index=True) if len(out) else out
+
+
 def run_national(
     ns: NationalScenario,
     base: Path,
@@ -309,12 +351,21 @@ def run_national(
 ) -> dict:
     """Run every region (in parallel on `executor`); returns the region and municipality
     tables (DataFrames) and the national totals beside the national statistics."""
-    tasks = [(r, sc, label, seed) for r, sc, label in region_scenarios(ns, base)]
+    holdouts = national_targets()
+    tasks = []
+    for r, sc, label in region_scenarios(ns, base):
+        mine = [
+            p
+            for p in holdouts.to_dict("records")
+            if set(p["area"].split(";")) <= set(sc.municipalities)
+        ]
+        tasks.append((r, sc, label, seed, mine))
     results = _run_regions(tasks, executor, progress)
-    regions = pd.DataFrame([r for r, _ in results]).sort_values("region", ignore_index=True)
-    munis = pd.DataFrame([m for _, ms in results for m in ms]).sort_values(
+    regions = pd.DataFrame([r for r, *_ in results]).sort_values("region", ignore_index=True)
+    munis = pd.DataFrame([m for _, ms, _ in results for m in ms]).sort_values(
         "municipality", ignore_index=True
     )
+    patterns = _patterns([p for *_, ps in results for p in ps], munis)
     cbs = municipalities()
     below_cbs = int((cbs["corporation_share_2025"] < 0.30).sum())
     lettings = float(regions["lettings_per_year"].sum())
@@ -344,6 +395,7 @@ def run_national(
     return {
         "regions": regions,
         "municipalities": munis,
+        "patterns": patterns,
         "checks": checks,
         "national": {
             "municipalities": len(munis),

@@ -20,6 +20,7 @@ from woonsim.data import data_file
 from woonsim.measures import TARGET_MEASURES
 
 TARGETS_CSV = data_file("targets.csv")
+NATIONAL_CSV = data_file("national_targets.csv")
 
 # region id -> CBS municipality codes (2025 division). Membership of `amsterdam` and `twente` is
 # an assumption (see TARGETS.md): the reference gives no member lists for them.
@@ -133,20 +134,32 @@ def acceptance_interval(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _load(path: Path) -> pd.DataFrame:
+def national_targets(path: str | Path | None = None) -> pd.DataFrame:
+    """The national holdouts (`calibration_data/national_targets.csv`, region `nederland`):
+    published figures of single municipalities that the national scenario reports beside
+    its own values (`woonsim national`); the same columns and checks as `targets`."""
+    from woonsim.data import municipalities
+
+    regions = {"nederland": list(municipalities()["code"])}
+    return _load(Path(path) if path is not None else NATIONAL_CSV, regions)
+
+
+def _load(path: Path, regions: dict[str, list[str]] = REGIONS) -> pd.DataFrame:
     raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
         raise ValueError(f"{path.name}: missing column(s) {', '.join(missing)}")
     raw = raw[COLUMNS].apply(lambda s: s.str.strip())
-    rows = [_check_row(i, r, path.name) for i, r in enumerate(raw.to_dict("records"), start=1)]
+    rows = [
+        _check_row(i, r, path.name, regions) for i, r in enumerate(raw.to_dict("records"), start=1)
+    ]
     df = pd.DataFrame(rows, columns=COLUMNS)
     for c in _NUMERIC:
         df[c] = df[c].astype(float)
     return df
 
 
-def _check_row(i: int, r: dict[str, str], name: str) -> dict:
+def _check_row(i: int, r: dict[str, str], name: str, regions: dict[str, list[str]]) -> dict:
     where = f"{name} row {i} (line {i + 1}; {r['region'] or '?'}, {r['measure'] or '?'})"
 
     def bad(col: str, problem: str) -> ValueError:
@@ -155,7 +168,7 @@ def _check_row(i: int, r: dict[str, str], name: str) -> dict:
     for col in _REQUIRED_TEXT:
         if not r[col]:
             raise bad(col, "empty")
-    if r["region"] not in REGIONS:
+    if r["region"] not in regions:
         raise bad("region", f"unknown region {r['region']!r}")
     if r["measure"] not in MEASURES:
         raise bad("measure", f"unknown measure {r['measure']!r}")
@@ -198,7 +211,7 @@ def _check_row(i: int, r: dict[str, str], name: str) -> dict:
         raise bad("statistic", f"only times take a statistic, got {r['statistic']!r}")
     if r["area"]:
         codes = r["area"].split(";")
-        foreign = [c for c in codes if c not in REGIONS[r["region"]]]
+        foreign = [c for c in codes if c not in regions[r["region"]]]
         if foreign:
             raise bad("area", f"code(s) not in region {r['region']}: {', '.join(foreign)}")
     return out
