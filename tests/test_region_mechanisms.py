@@ -1036,3 +1036,20 @@ def test_long_unlet_vacancies_are_withdrawn_on_time_and_only_then():
     assert len(without.vacancies.open) > len(still_open)
     summary = with_rule.summary()["region"]
     assert summary["vacancies_withdrawn_per_year"] > 0
+
+
+def test_vacancies_arise_from_the_stock_that_exists():
+    """Renswoude has no corporation dwellings (CBS 82900NED, 1 Jan 2025): without new
+    construction none of its dwellings falls vacant and nothing is let there, however
+    many of the region's households live in it, while Woudenberg next door, with its
+    corporation stock, lets every year."""
+    renswoude, woudenberg = "GM0339", "GM0351"
+    m = municipalities().set_index("code")
+    assert m.loc[renswoude, "corporation_2025"] == 0 < m.loc[woudenberg, "corporation_2025"]
+    sc = region([REGULAR, STATUSHOUDERS], munis=(renswoude, woudenberg),
+                construction={"per_1000_dwellings": 0.0})  # fmt: skip
+    res = run(sc, 3)
+    v = res.vac
+    let = v["let_to"] >= 0
+    assert (v["muni"] == 0).sum() == 0  # no vacancy ever arose in Renswoude
+    assert (let & (v["muni"] == 1)).sum() > 0
