@@ -34,7 +34,7 @@ ASSUMED = {
         "groups[urgent].inflow_per_1000_households": 1.5,
         "groups[starters].inflow_per_1000_households": 2.43,
         "groups[starters].reservation": 0.0,
-    }
+    },
 }
 
 
