@@ -167,7 +167,7 @@ class Shuffling(Executor):
         with self.lock:
             self.outstanding += 1
             self.most = max(self.most, self.outstanding)
-            self.submitted.append(args[0].run)
+            self.submitted.extend(s.run for s in args[0])  # a task: a group of runs
             delay = self.rng.uniform(0, 0.3)
 
         def later():
@@ -425,7 +425,7 @@ class Counting(Executor):
         self.submitted: list[str] = []
 
     def submit(self, fn, /, *args, **kwargs):
-        self.submitted.append(args[0].run)
+        self.submitted.extend(s.run for s in args[0])
         f = Future()
         f.set_result(fn(*args, **kwargs))
         return f

@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 
 from woonsim.errors import WoonsimError
 from woonsim.files import TMP_SUFFIX, write_bytes_atomically
+from woonsim.region.scenario import Quota
 from woonsim.streams import seed_record
 from woonsim_experiments.experiment import Experiment, RunSpec
 
@@ -48,7 +49,9 @@ __all__ = [
     "RunFailed",
     "SweepResult",
     "check_folder",
+    "fork_groups",
     "parquet_bytes",
+    "run_group",
     "run_one",
     "sweep",
 ]
@@ -70,10 +73,49 @@ class RunFailed(WoonsimError, RuntimeError):
 
 def run_one(spec: RunSpec) -> pa.Table:
     """The measures of one run, with the run's identity as columns and in the metadata."""
-    from woonsim.measures import run_metrics
     from woonsim.simulate import run
 
-    table = run_metrics(run(spec.scenario, spec.seed))
+    return _table(spec, run(spec.scenario, spec.seed))
+
+
+def run_group(specs: list[RunSpec]) -> list[pa.Table]:
+    """The tables of a task: one run, or runs that share their burn-in (`fork_groups`):
+    the burn-in runs once, and each run goes on from a copy of it (`RegionalMarket.fork`;
+    the same tables as `run_one` of each, tested)."""
+    if len(specs) == 1:
+        return [run_one(specs[0])]
+    from woonsim.simulate import market_for
+
+    base = market_for(specs[0].scenario, specs[0].seed)
+    base.advance(int(round(base.norm_year / base.dt)))
+    return [_table(s, base.fork(s.scenario).run()) for s in specs]
+
+
+def _fork_key(spec: RunSpec) -> tuple:
+    """Runs with one key share their burn-in: the same seed and scenario up to a quota
+    that comes into force at the end of the burn-in."""
+    sc = spec.scenario
+    q = getattr(getattr(sc, "allocation", None), "quota", None)
+    if q is None or q.start != "window":
+        return (spec.run,)
+    no_quota = sc.allocation.model_copy(update={"quota": Quota(start="window")})
+    same = sc.model_copy(update={"allocation": no_quota})
+    seed = spec.seed
+    return (same.model_dump_json(), seed.entropy, tuple(seed.spawn_key), seed.pool_size)
+
+
+def fork_groups(specs: list[RunSpec]) -> list[list[RunSpec]]:
+    """`specs` as tasks, in their order: runs that can share a burn-in go together."""
+    groups: dict[tuple, list[RunSpec]] = {}
+    for s in specs:
+        groups.setdefault(_fork_key(s), []).append(s)
+    return list(groups.values())
+
+
+def _table(spec: RunSpec, result) -> pa.Table:
+    from woonsim.measures import run_metrics
+
+    table = run_metrics(result)
     n = table.num_rows
     meta = json.loads(table.schema.metadata[b"woonsim"])
     meta.update(
@@ -281,16 +323,18 @@ def sweep(
             if time.monotonic() - last_manifest >= _MANIFEST_EVERY:
                 manifest()
 
+        tasks = fork_groups(todo)
         try:
             if executor is None:
-                for spec in todo:
+                for group in tasks:
                     try:
-                        table = run_one(spec)
+                        tables = run_group(group)
                     except Exception as err:
-                        raise RunFailed(_failure(spec, err)) from err
-                    finished(spec, table)
+                        raise RunFailed(_failure(group[0], err)) from err
+                    for spec, table in zip(group, tables, strict=True):
+                        finished(spec, table)
             else:
-                _map_bounded(executor, todo, finished, window or 2 * _capacity(executor))
+                _map_bounded(executor, tasks, finished, window or 2 * _capacity(executor))
         finally:
             manifest()
     return SweepResult(out_dir=out, total=len(specs), skipped=skipped, ran=len(digests) - skipped)
@@ -302,34 +346,35 @@ def _failure(spec: RunSpec, err: BaseException) -> str:
     )
 
 
-def _map_bounded(executor: Executor, todo: list[RunSpec], finished, window: int) -> None:
-    """Submit `run_one` over `todo` with at most `window` in flight; hand each result to
-    `finished` as it arrives. On a failed run, stop submitting, keep what finishes, then
-    raise `RunFailed`; on any other exception cancel what has not started."""
-    pending = iter(todo)
-    in_flight: dict[Future, RunSpec] = {}
+def _map_bounded(executor: Executor, tasks: list[list[RunSpec]], finished, window: int) -> None:
+    """Submit `run_group` over `tasks` with at most `window` in flight; hand each run's
+    table to `finished` as its task returns. On a failed task, stop submitting, keep what
+    finishes, then raise `RunFailed`; on any other exception cancel what has not started."""
+    pending = iter(tasks)
+    in_flight: dict[Future, list[RunSpec]] = {}
     failure: RunFailed | None = None
 
     def submit() -> None:
-        spec = next(pending, None)
-        if spec is not None:
-            in_flight[executor.submit(run_one, spec)] = spec
+        group = next(pending, None)
+        if group is not None:
+            in_flight[executor.submit(run_group, group)] = group
 
     try:
         for _ in range(max(1, window)):
             submit()
         while in_flight:
             done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
-            for fut in sorted(done, key=lambda f: in_flight[f].run):
-                spec = in_flight.pop(fut)
+            for fut in sorted(done, key=lambda f: in_flight[f][0].run):
+                group = in_flight.pop(fut)
                 try:
-                    table = fut.result()
+                    tables = fut.result()
                 except Exception as err:
                     if failure is None:
-                        failure = RunFailed(_failure(spec, err))
+                        failure = RunFailed(_failure(group[0], err))
                         failure.__cause__ = err
                     continue
-                finished(spec, table)
+                for spec, table in zip(group, tables, strict=True):
+                    finished(spec, table)
                 if failure is None:
                     submit()
     finally:

@@ -66,6 +66,12 @@ class Allocator:
         on_let: Callable[[int, int, int], None] | None = None,
     ):
         self.channels = list(channels)
+        self.set_routes(routes)
+        self.route_class = route_class
+        self.on_let = on_let
+
+    def set_routes(self, routes: Sequence[Sequence[int]]) -> None:
+        """The channels each route class tries, in order (checked)."""
         for c, route in enumerate(routes):
             if len(set(route)) != len(route):
                 raise ValueError(f"route {c} tries a channel twice")
@@ -74,8 +80,6 @@ class Allocator:
                     raise ValueError(f"route {c}: a batched channel must close the route")
         self.routes = [tuple(r) for r in routes]
         self._steps = [tuple((k, self.channels[k]) for k in r) for r in routes]
-        self.route_class = route_class
-        self.on_let = on_let
 
     def allocate_cycle(
         self, vacancies: Sequence[int], t: float, times: Sequence[float] | None = None

@@ -23,6 +23,8 @@ half-year boundary, for a dashboard to watch.
 
 from __future__ import annotations
 
+import copy
+
 import mesa
 import numpy as np
 from mesa.time import Priority
@@ -33,7 +35,7 @@ from woonsim.region.budgets import Budgets
 from woonsim.region.cells import ELIGIBLE, KINDS, N_LOCAL, ROUTES
 from woonsim.region.channels import Adverts, BindingOffers, DirectPlacement
 from woonsim.region.results import RegionResult
-from woonsim.region.scenario import RegionScenario
+from woonsim.region.scenario import Quota, RegionScenario
 from woonsim.region.seekers import Seekers, draw_columns
 from woonsim.region.stock import Stock
 from woonsim.region.taakstelling import Taakstelling, period_of, task_persons
@@ -63,13 +65,31 @@ class Municipality(mesa.Agent):
         self.population = int(row["population_2024"])
         self.households = int(row["households_2024"])
         self.corporation_start = int(row["corporation_2025"])
-        a, b = index * N_LOCAL, (index + 1) * N_LOCAL
         self._stock = stock
-        self.occupied = stock.occupied[a:b]  # views: the municipality's own cells
-        self.vacant = stock.vacant[a:b]
-        self.built = stock.built[:, index]  # per year
-        self.demolished = stock.demolished[:, index]
-        self.sold = stock.sold[:, index]
+        self._cells = slice(index * N_LOCAL, (index + 1) * N_LOCAL)
+
+    # views into the region's stock, made on each access (so that a copied model's
+    # municipalities see the copy's stock)
+    @property
+    def occupied(self) -> np.ndarray:
+        return self._stock.occupied[self._cells]
+
+    @property
+    def vacant(self) -> np.ndarray:
+        return self._stock.vacant[self._cells]
+
+    @property
+    def built(self) -> np.ndarray:
+        """Completions per year."""
+        return self._stock.built[:, self.index]
+
+    @property
+    def demolished(self) -> np.ndarray:
+        return self._stock.demolished[:, self.index]
+
+    @property
+    def sold(self) -> np.ndarray:
+        return self._stock.sold[:, self.index]
 
     @property
     def dwellings(self) -> int:
@@ -122,23 +142,17 @@ class RegionalMarket(mesa.Model):
             self.seed,
         )
         al = sc.allocation
-        q = al.quota.share
-        quota_share = (
-            np.array([q.get(c, 0.0) for c in self.codes])
-            if isinstance(q, dict)
-            else np.full(self.n_munis, q)
-        )
-        self.mode = al.quota.mode
+        # the quota is set by `_set_quota`: at once, or (`quota.start: window`) at the end
+        # of the burn-in, which runs current practice until then
+        self.mode = "none"
         self.vacancies = VacancyLedger(
-            quota_share,
-            self.mode != "none",
+            np.zeros(self.n_munis),
+            False,
             al.lottery_share,
             al.local_binding_share,
             quota_rng=stream(self.seed, "quota"),
             label_rng=stream(self.seed, "labels"),
-            aandacht=self.seekers.aandacht if al.quota.basis == "lettings" else None,
             quality_rng=stream(self.seed, "quality") if sc.choice is not None else None,
-            region_scope=al.quota.scope == "region",
         )
         self.budgets = Budgets(
             np.full(self.n_munis, np.inf)
@@ -164,6 +178,10 @@ class RegionalMarket(mesa.Model):
         self._completion_rng = stream(self.seed, "completions")
         self._chain_pending: list[tuple[float, int, int, int]] = []
         self._build_channels()
+        self.norm_year = round(sc.burn_in_years) if al.quota.start == "window" else None
+        self.lagging: np.ndarray | None = None  # where a lagging-only norm holds
+        self.norm_in_force = False
+        self._set_quota(al.quota if self.norm_year is None else Quota())
         self._schedule()
         self.datacollector = mesa.DataCollector(model_reporters=MODEL_REPORTERS)
 
@@ -196,6 +214,70 @@ class RegionalMarket(mesa.Model):
             route_class=self._route_class,
             on_let=self._on_let,
         )
+
+    def _set_quota(self, q, where: np.ndarray | None = None) -> None:
+        """Put quota `q` in force (in the municipalities `where`, if given)."""
+        share = (
+            np.array([q.share.get(c, 0.0) for c in self.codes])
+            if isinstance(q.share, dict)
+            else np.full(self.n_munis, float(q.share))
+        )
+        if where is not None:
+            share = np.where(where, share, 0.0)
+        self.mode = q.mode
+        lg = self.vacancies
+        lg.quota_share, lg.quota_on = share, q.mode != "none"
+        lg.region_scope = q.scope == "region"
+        lg.set_aandacht(self.seekers.aandacht if q.basis == "lettings" else None)
+        self.adverts.mode = q.mode
+        self.allocator.set_routes(ROUTES_BY_MODE[q.mode])
+
+    def _introduce_norm(self) -> None:
+        """The end of the burn-in under `quota.start: window`: the scenario's quota comes
+        into force; with `applies_to: lagging`, only where the share of lettings to
+        aandachtsgroepen in the last burn-in year fell short of the norm's share."""
+        q = self.spec.allocation.quota
+        where = None
+        if q.applies_to == "lagging":
+            lettings, aandacht = self.aandacht_lettings(self.norm_year - 1, self.norm_year)
+            if q.scope == "region":
+                lettings, aandacht = lettings.sum(keepdims=True), aandacht.sum(keepdims=True)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                lag = aandacht < q.share * lettings - 1e-9
+            where = np.broadcast_to(lag, (self.n_munis,)).copy()
+        self.lagging = where
+        self._set_quota(q, where)
+        self.norm_in_force = True
+
+    def aandacht_lettings(self, y0: float, y1: float) -> tuple[np.ndarray, np.ndarray]:
+        """Lettings per municipality in model years (y0, y1], and those to aandachtsgroepen."""
+        c = self.vacancies.columns()
+        let = (c["let_to"] >= 0) & (c["let_time"] > y0 + 1e-9) & (c["let_time"] <= y1 + 1e-9)
+        mu = c["muni"][let].astype(np.int64)
+        to = c["let_to"][let]
+        return (
+            np.bincount(mu, minlength=self.n_munis),
+            np.bincount(mu[self.seekers.aandacht[to]], minlength=self.n_munis),
+        )
+
+    def fork(self, scenario: RegionScenario) -> RegionalMarket:
+        """A copy of this model, still in its burn-in, that runs on as `scenario`: a
+        scenario that differs from this one only in its quota, introduced at the end of
+        the burn-in (`quota.start: window`), so that the copy's run is the run of
+        (`scenario`, seed) (tested). Policy variants share one burn-in this way."""
+        q0, q1 = self.spec.allocation.quota, scenario.allocation.quota
+        if q1.start != "window" or q0.start != "window":
+            raise ValueError("fork: both quotas need start: window")
+        al = self.spec.allocation.model_copy(update={"quota": q1})
+        if self.spec.model_copy(update={"allocation": al}) != scenario:
+            raise ValueError("fork: the scenarios may differ only in allocation.quota")
+        if self.cycles_done * self.dt > self.norm_year + 1e-9:
+            raise ValueError("fork: the model is past its burn-in")
+        twin = copy.deepcopy(self)
+        twin.spec = scenario
+        if twin.norm_in_force:  # the new year has begun: the twin's own norm instead
+            twin._introduce_norm()
+        return twin
 
     def _route_class(self, v: int) -> int:
         return int(self.vacancies.designated[v])
@@ -233,6 +315,8 @@ class RegionalMarket(mesa.Model):
     def _year_start(self) -> None:
         """A new year: yearly budgets, the stock at the start of the year."""
         yi = int(np.floor(self.cycles_done * self.dt + 1e-9))
+        if yi == self.norm_year:
+            self._introduce_norm()
         self.budgets.new_year()
         self.vacancies.new_year()
         self.stock.year_start(yi)

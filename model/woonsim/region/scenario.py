@@ -146,16 +146,30 @@ class Quota(Spec):
     programme's norm, enforced per calendar year and per municipality, or with `scope:
     region` over the region's lettings as a whole, by designating vacancies as needed)
     or a fixed share of vacancies designated at random (`basis: vacancies`, one way of
-    implementing a norm). `mode` says what designation does."""
+    implementing a norm). `mode` says what designation does.
+
+    `start`: the norm holds from the start of the burn-in (`burn_in`: a steady-state
+    comparison), or is introduced at the end of the burn-in (`window`: the burn-in runs
+    current practice, the reported years are the years after the norm's introduction).
+    `applies_to: lagging` (with `start: window`): the norm holds only in the
+    municipalities (with `scope: region`, the regions) whose share of lettings to
+    aandachtsgroepen in the last burn-in year was below the norm's share."""
 
     share: Share | dict[Code, Share] = 0.0
     mode: Literal["none", "floor", "cap", "ring_fenced"] = "none"
     basis: Literal["vacancies", "lettings"] = "vacancies"
     # a lettings norm counted per municipality, or over the region's lettings as a whole
     scope: Literal["municipality", "region"] = "municipality"
+    start: Literal["burn_in", "window"] = "burn_in"
+    applies_to: Literal["all", "lagging"] = "all"
 
     @model_validator(mode="after")
     def _region_scope(self) -> Quota:
+        if self.applies_to == "lagging":
+            if self.start != "window":
+                raise ValueError("applies_to: lagging needs start: window")
+            if isinstance(self.share, dict):
+                raise ValueError("applies_to: lagging needs one share, not a mapping")
         if self.scope == "region":
             if self.basis != "lettings":
                 raise ValueError("scope: region needs basis lettings")
@@ -221,6 +235,12 @@ class RegionScenario(Spec):
         ):
             if abs(sum(mix) - 1) > 1e-6:
                 raise ValueError(f"{field}: shares must add up to 1 (they add up to {sum(mix):g})")
+        b = self.burn_in_years
+        if self.allocation.quota.start == "window" and (b < 1 or abs(b - round(b)) > 1e-9):
+            raise ValueError(
+                "burn_in_years: allocation.quota.start window needs a whole number of "
+                f"burn-in years (at least 1), not {b:g}"
+            )
         for i, g in enumerate(self.groups):
             for key in ("size", "income", "age"):
                 mix = getattr(g.household, key)

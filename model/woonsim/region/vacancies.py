@@ -157,6 +157,10 @@ class VacancyLedger:
         rank[order] = np.arange(len(mu)) - starts
         return rank < k[mu]
 
+    def set_aandacht(self, aandacht: np.ndarray | None) -> None:
+        """The seekers' aandachtsgroep flags for a lettings norm (None: random basis)."""
+        self._aandacht = aandacht
+
     def new_year(self) -> None:
         """A monitor counts the norm per calendar year."""
         self.year_lettings[:] = 0
