@@ -166,3 +166,40 @@ def test_sentences_read_in_the_direction_of_the_estimate():
     assert "Each extra aandachtsgroep letting costs 0.60 starters' first homes" in floor
     for text in (cap, floor):
         assert "leaves the number who leave the lists unhoused each year unchanged" in text
+
+
+def test_stationarity_line_of_norms_introduced_after_the_burn_in():
+    """Known answer: with every norm introduced at the end of the burn-in, the baseline's
+    windows test the burn-in (3 of 4 here, CR02 not), the others are transitions."""
+    from woonsim_experiments.report import _stationarity
+
+    rows = [
+        ("current practice", "CR01", 1.0),
+        ("current practice", "CR02", 0.0),
+        ("current practice", "CR03", 1.0),
+        ("current practice", "CR04", 1.0),
+        ("30% norm", "CR01", 0.0),
+        ("30% norm", "CR02", 1.0),
+    ]
+    df = pd.DataFrame(
+        [
+            {"measure": "window_stationary", "municipality": "", "variant": v, "region": r,
+             "value": x}
+            for v, r, x in rows
+        ]
+    )  # fmt: skip
+    window = {"share": 0.3, "mode": "floor", "start": "window"}
+    exp = {
+        "baseline": "current practice",
+        "variant_sets": [
+            {"name": "current practice", "set": {"allocation.quota": {**window, "share": 0}}},
+            {"name": "30% norm", "set": {"allocation.quota": window}},
+        ],
+    }
+    text = _stationarity(df, exp)
+    assert "a transition from today's steady state" in text
+    assert "in 3 of 4 the reported window starts past" in text
+    assert "Not in: CR02;" in text
+    assert "Under the norms, 1 of 2 windows pass" in text
+    steady = _stationarity(df, {**exp, "variant_sets": []})
+    assert "in 4 of 6 runs the reported window starts past" in steady
