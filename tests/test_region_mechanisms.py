@@ -590,6 +590,25 @@ def test_no_chain_vacancies_without_movers():
     assert (v["link"] == 0).all()
 
 
+def test_movers_from_one_cell_free_no_more_dwellings_than_it_has_occupied():
+    """Two housed doorstromers whose old dwellings were drawn in one cell with a single
+    occupied dwelling left (the other tenant departed during the notice) free one
+    dwelling, not two: the stock never goes negative (a national run once stopped here)."""
+    doorstromers = {"name": "doorstromers", "inflow_per_1000_households": 12.0}
+    m = RegionalMarket(region([{**doorstromers, "leaves_vacancy": 1.0}]), seed=4)
+    m.advance(10)
+    st = m.stock
+    cell = int(np.flatnonzero(st.occupied > 0)[0])
+    occ, vac, n_vac = int(st.occupied[cell]), int(st.vacant[cell]), len(m.vacancies)
+    t = m.cycles_done * m.dt
+    m._chain_pending = [(t, cell, 0, 0)] * (occ + 2)  # two movers more than tenants
+    m._release_chain_vacancies(t + 1e-9)
+    assert st.occupied[cell] == 0
+    assert st.vacant[cell] == vac + occ
+    assert len(m.vacancies) == n_vac + occ
+    assert m._chain_pending == []
+
+
 # === 7. stock accounting =================================================================
 def _stock_by_year(res):
     t = res.yearly_table().to_pylist()

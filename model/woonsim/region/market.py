@@ -383,8 +383,16 @@ class RegionalMarket(mesa.Model):
         if not due:
             return
         self._chain_pending = [c for c in self._chain_pending if c[0] > t1]
-        # the household may have left that dwelling already (a departure drew it)
-        due = [c for c in due if self.stock.occupied[c[1]] > 0]
+        # the household may have left that dwelling already (a departure drew it); two
+        # movers from one cell free no more dwellings than the cell has occupied
+        left: dict[int, int] = {}
+        kept = []
+        for c in due:
+            n = left.get(c[1], int(self.stock.occupied[c[1]]))
+            if n > 0:
+                kept.append(c)
+                left[c[1]] = n - 1
+        due = kept
         arise = np.array([c[0] for c in due])
         cells = np.array([c[1] for c in due], dtype=np.int64)
         chain = np.array([c[2] for c in due], dtype=np.int64)
