@@ -9,6 +9,7 @@ runs/<run>.parquet) from direct `run` calls; tests/test_report.py uses it too.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -65,6 +66,7 @@ def write_sweep(out: Path, variants, replications: int, paired=True, root_seed=2
     (v, r) for variant v."""
     base = small_base()
     (out / "runs").mkdir(parents=True)
+    manifest = []  # the record of finished runs that the sweep writes
     for vi, v in enumerate(variants):
         d = copy.deepcopy(base)
         for path, value in v["set"].items():
@@ -83,6 +85,8 @@ def write_sweep(out: Path, variants, replications: int, paired=True, root_seed=2
             ):
                 table = table.append_column(name, col)
             pq.write_table(table, out / "runs" / f"{run_id}.parquet")
+            data = (out / "runs" / f"{run_id}.parquet").read_bytes()
+            manifest.append({"run": run_id, "sha256": hashlib.sha256(data).hexdigest()})
     experiment = {
         "name": "small sweep",
         "baseline": variants[0]["name"],
@@ -98,6 +102,7 @@ def write_sweep(out: Path, variants, replications: int, paired=True, root_seed=2
         "base_scenario": parse_scenario(base).model_dump(mode="json"),
     }
     (out / "experiment.json").write_text(json.dumps(experiment), encoding="utf-8")
+    (out / "manifest.json").write_text(json.dumps({"runs": manifest}), encoding="utf-8")
     return out
 
 

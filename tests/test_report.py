@@ -90,6 +90,7 @@ def test_report_categorical_unpaired(sweep, tmp_path):
     reports Welch intervals only. (The runs are reused; only experiment.json changes.)"""
     folder = tmp_path / "results"
     shutil.copytree(sweep / "runs", folder / "runs")
+    shutil.copy(sweep / "manifest.json", folder / "manifest.json")
     exp = json.loads((sweep / "experiment.json").read_text(encoding="utf-8"))
     exp["paired"] = False
     exp["variants"][1]["set"] = {"allocation.ranking": "points"}

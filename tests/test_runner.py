@@ -458,6 +458,78 @@ def test_resume_skips_finished_runs(folder, reference):
     assert tree(out) == reference
 
 
+def _flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01  # a one-bit flip inside the data; header and footer intact
+    path.write_bytes(bytes(data))
+
+
+def test_corrupt_or_swapped_run_files_are_refused_and_run_again(folder, reference, capsys):
+    """A recorded file whose bytes no longer match the manifest, and another run's file
+    under a run's name, are not finished: the report refuses them with one line, the
+    resume runs them again (the same bytes as before) and the manifest keeps the good
+    checksums."""
+    exp = load_experiment(folder / "tiny_experiment.yaml")
+    out, runs = folder / "serial", folder / "serial" / "runs"
+    manifest = (out / "manifest.json").read_bytes()
+    _flip_a_byte(runs / "v01-p000-r001.parquet")
+    shutil.copy(runs / "v00-p000-r000.parquet", runs / "v02-p000-r002.parquet")
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"woonsim: error: {runs}/v01-p000-r001.parquet: corrupt or replaced")
+    assert "and 1 more" in err and err.count("\n") == 1
+
+    ex = Counting()
+    result = sweep(exp, out, ex)
+    assert sorted(ex.submitted) == ["v01-p000-r001", "v02-p000-r002"]
+    assert (result.skipped, result.ran, result.repaired) == (TOTAL - 2, 2, 2)
+    assert (out / "manifest.json").read_bytes() == manifest
+    assert tree(out) == reference
+
+
+def test_unrecorded_files_are_checked_for_their_own_run(folder, reference):
+    """Without the manifest (a kill before it was written), a whole file that names its
+    own run is finished; another run's file, or a flipped bit that breaks the file, is not."""
+    exp = load_experiment(folder / "tiny_experiment.yaml")
+    out, runs = folder / "serial", folder / "serial" / "runs"
+    (out / "manifest.json").unlink()
+    shutil.copy(runs / "v00-p000-r000.parquet", runs / "v00-p000-r001.parquet")
+    ex = Counting()
+    result = sweep(exp, out, ex)
+    assert ex.submitted == ["v00-p000-r001"]
+    assert (result.skipped, result.repaired) == (TOTAL - 1, 1)
+    assert tree(out) == reference
+
+
+def test_a_new_version_or_new_data_is_another_experiment(folder, reference, monkeypatch):
+    """The experiment's sha256 covers the woonsim version and the shipped data, so a
+    resume after an upgrade refuses the folder instead of mixing results."""
+    import woonsim
+    import woonsim.data
+
+    sha = load_experiment(folder / "tiny_experiment.yaml").sha256
+    monkeypatch.setattr(woonsim, "__version__", "9.9.9")
+    upgraded = load_experiment(folder / "tiny_experiment.yaml")
+    assert upgraded.sha256 != sha
+    with pytest.raises(FolderError, match="holds results of another experiment"):
+        sweep(upgraded, folder / "serial")
+    monkeypatch.undo()
+    monkeypatch.setattr(woonsim.data, "data_digest", lambda: "f" * 64)
+    assert load_experiment(folder / "tiny_experiment.yaml").sha256 not in (sha, upgraded.sha256)
+    assert tree(folder / "serial") == reference
+
+
+def test_report_of_a_partial_folder_says_what_is_missing(folder, reference, capsys):
+    out, runs = folder / "serial", folder / "serial" / "runs"
+    for name in ("v01-p000-r002", "v02-p000-r002"):
+        (runs / f"{name}.parquet").unlink()
+    assert main(["report", str(out), "--out", str(folder / "rep")]) == 0
+    err = capsys.readouterr().err
+    assert f"Incomplete: {TOTAL - 2} of the experiment's {TOTAL} runs are finished" in err
+    page = (folder / "rep" / "index.html").read_text(encoding="utf-8")
+    assert f"Incomplete: {TOTAL - 2} of the experiment&#x27;s {TOTAL} runs" in page
+
+
 def test_failed_run_keeps_the_others(folder, reference, monkeypatch):
     exp = load_experiment(folder / "tiny_experiment.yaml")
 

@@ -543,6 +543,10 @@ def cmd_experiment(args: argparse.Namespace) -> int:
             print(f"woonsim: error: {err}", file=sys.stderr)
             return 1
     note = f", {result.skipped} already done before" if result.skipped else ""
+    if result.repaired:
+        note += (
+            f"; {result.repaired} file(s) that did not match their recorded sha256 were run again"
+        )
     print(f"results: {out} ({result.total} runs{note})")
     if not args.no_report:
         from woonsim_experiments.report import build_report

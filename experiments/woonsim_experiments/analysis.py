@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 from scipy import stats
 
 from woonsim.scenario import ScenarioError
+from woonsim_experiments.run_record import verified
 
 __all__ = [
     "AGGREGATES",
@@ -120,7 +121,7 @@ def load_results(path: str | Path) -> tuple[pd.DataFrame, dict]:
         isinstance(v, dict) and "name" in v for v in variants
     ):
         raise ScenarioError(f"{exp_file}: variants: expected a list of {{name, set}} objects")
-    files = sorted((path / "runs").glob("*.parquet"))
+    files = _finished_files(path, str(experiment.get("sha256", "")))
     if not files:
         raise ScenarioError(f"{path}: no finished runs (runs/*.parquet)")
     try:
@@ -143,7 +144,23 @@ def load_results(path: str | Path) -> tuple[pd.DataFrame, dict]:
         "paired": bool(experiment.get("paired", True)),
         "variants": [{"name": v["name"]} for v in variants],
     }
+    experiment = {**experiment, "runs_found": len(files)}
     return df, experiment
+
+
+def _finished_files(path: Path, experiment_sha256: str) -> list[Path]:
+    """The finished run files (`run_record.verified`); one that is not (corrupt or
+    replaced) is refused with one line."""
+    ids = sorted(f.stem for f in (path / "runs").glob("*.parquet"))
+    good, bad = verified(path, ids, experiment_sha256)
+    if bad:
+        raise ScenarioError(
+            f"{path / 'runs' / bad[0]}.parquet: corrupt or replaced (it does not match its "
+            "sha256 in manifest.json, or names another run)"
+            f"{f', and {len(bad) - 1} more' if len(bad) > 1 else ''}; "
+            "run the sweep into this folder again to repair it"
+        )
+    return [path / "runs" / f"{run}.parquet" for run in ids if run in good]
 
 
 # measures that add up over regions, and the mean times (weighted by their lettings)

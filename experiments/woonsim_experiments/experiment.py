@@ -402,12 +402,22 @@ def parse_experiment(data: Any, base_dir: str | Path = ".") -> Experiment:
             "experiment": exp.model_dump(mode="json"),
             "base_scenario": base.model_dump(mode="json"),
             "points": points,
+            **_provenance(),
         },
         sort_keys=True,
         separators=(",", ":"),
     )
     sha = hashlib.sha256(canon.encode()).hexdigest()
     return Experiment(exp, base, variants, points, scenarios, sha)
+
+
+def _provenance() -> dict:
+    """What the experiment's sha256 covers beyond its files: the woonsim version and the
+    shipped data, so that a resume after an upgrade does not mix results."""
+    from woonsim import __version__
+    from woonsim.data import data_digest
+
+    return {"woonsim_version": __version__, "calibration_data_sha256": data_digest()}
 
 
 def _kind(path: Path) -> str | None:
@@ -454,6 +464,7 @@ def _parse_national(exp: ExperimentSpec, path: Path) -> Experiment:
             "base_scenario": ns.model_dump(mode="json"),
             "regions": {reg: sc.model_dump(mode="json") for reg, sc, _ in regions},
             "points": points,
+            **_provenance(),
         },
         sort_keys=True,
         separators=(",", ":"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -615,6 +616,8 @@ def build_report(results_dir: str | Path, out_dir: str | Path | None = None) -> 
     out = Path(out_dir) if out_dir is not None else results_dir / "report"
     # written into a temporary folder and moved in: a killed report leaves no half page
     write_atomically(out, lambda tmp: _write_report(tmp, results_dir, df, exp))
+    if warning := _incomplete(exp):
+        print(f"woonsim: warning: {warning}", file=sys.stderr)
     return out / "index.html"
 
 
@@ -716,6 +719,18 @@ def _write_report(out: Path, results_dir: Path, df: pd.DataFrame, exp: dict) -> 
     (out / "index.html").write_text(html_text, encoding="utf-8")
 
 
+def _incomplete(exp: dict) -> str:
+    """A warning when the folder holds fewer finished runs than the experiment has."""
+    total, found = exp.get("total_runs"), exp.get("runs_found")
+    if not isinstance(total, int) or not isinstance(found, int) or found >= total:
+        return ""
+    return (
+        f"Incomplete: {found} of the experiment's {total} runs are finished; {total - found} "
+        "are missing, and every figure below uses the finished runs only. Resume the sweep "
+        "(the same command) to finish them."
+    )
+
+
 def _page(results_dir: Path, df: pd.DataFrame, exp: dict, t: dict, figures: list) -> str:
     meta = run_metadata(results_dir)
     version = exp.get("version") or meta.get("version") or __version__
@@ -729,6 +744,7 @@ def _page(results_dir: Path, df: pd.DataFrame, exp: dict, t: dict, figures: list
     )
     body = [
         f"<h1>{_esc(exp['name'])}</h1>",
+        *(f'<p class="warning"><b>{_esc(w)}</b></p>' for w in [_incomplete(exp)] if w),
         f"<p>{_esc(_stationarity(df, exp))}</p>",
         f"<p>{len(t['variants'])} variants against the baseline <b>{_esc(exp['baseline'])}</b>"
         f", {_esc(exp.get('replications', '?'))} replications, {n_points} design point(s), "

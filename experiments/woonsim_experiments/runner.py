@@ -15,6 +15,9 @@ Results folder (the contract the report reads):
   variant, point, replication and the experiment's sha256.
 - ``manifest.json``: the finished runs, sorted, with seed, file and the sha256 of the
   file's bytes; no timings or host names, so it is the same whatever ran the sweep.
+  During a sweep ``checksums.log`` records each run as it finishes (removed once the
+  manifest holds them all). Only a file that matches its recorded sha256 counts as
+  finished (`woonsim_experiments.run_record`): a resume runs the others again.
 
 A run is a pure function of (scenario, seed) and each file depends only on its run, so
 the folder is byte-identical whether the sweep ran serially, on a process pool or on a
@@ -25,7 +28,6 @@ be able to import `model`: on a cluster, install woonsim on every worker.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import os
@@ -43,6 +45,14 @@ from woonsim.files import TMP_SUFFIX, write_bytes_atomically
 from woonsim.region.scenario import Quota
 from woonsim.streams import seed_record
 from woonsim_experiments.experiment import Experiment, RunSpec
+from woonsim_experiments.run_record import (
+    JOURNAL_FILE,
+    MANIFEST_FILE,
+    RUNS,
+    append_journal,
+    digest,
+    verified,
+)
 
 __all__ = [
     "FolderError",
@@ -56,9 +66,7 @@ __all__ = [
     "sweep",
 ]
 
-RUNS = "runs"
 EXPERIMENT_FILE = "experiment.json"
-MANIFEST_FILE = "manifest.json"
 _TMP = TMP_SUFFIX  # suffix of files being written: `.<name>.<random>.tmp`
 _MANIFEST_EVERY = 2.0  # seconds: rewrite the manifest at most this often during a sweep
 
@@ -165,10 +173,6 @@ def _json_bytes(obj) -> bytes:
     return (json.dumps(obj, indent=2, allow_nan=False) + "\n").encode("utf-8")
 
 
-def _is_parquet(data: bytes) -> bool:
-    return len(data) >= 12 and data[:4] == b"PAR1" and data[-4:] == b"PAR1"
-
-
 def _is_tmp(p: Path) -> bool:
     return p.name.startswith(".") and p.name.endswith(_TMP)
 
@@ -239,6 +243,7 @@ class SweepResult:
     total: int  # runs in the experiment
     skipped: int  # already finished before this sweep
     ran: int  # finished by this sweep
+    repaired: int = 0  # files that did not match their recorded checksum, run again
 
 
 def sweep(
@@ -273,13 +278,11 @@ def sweep(
                 p.unlink()
 
         specs = experiment.runs()
-        digests: dict[str, str] = {}  # run id -> sha256 of the file
-        for s in specs:
-            f = runs_dir / f"{s.run}.parquet"
-            if f.is_file():
-                data = f.read_bytes()
-                if _is_parquet(data):
-                    digests[s.run] = hashlib.sha256(data).hexdigest()
+        # run id -> sha256 of the finished files (run_record); the others (corrupt,
+        # truncated, another run's) are removed and run again
+        digests, unrecorded = verified(out, [s.run for s in specs], experiment.sha256)
+        for run in unrecorded:
+            (runs_dir / f"{run}.parquet").unlink()
         skipped = len(digests)
         # replication-major: a partial sweep holds whole replications of every variant
         todo = sorted(
@@ -317,7 +320,8 @@ def sweep(
         def finished(spec: RunSpec, table: pa.Table) -> None:
             data = parquet_bytes(table)
             _write_bytes(runs_dir / f"{spec.run}.parquet", data)
-            digests[spec.run] = hashlib.sha256(data).hexdigest()
+            digests[spec.run] = digest(data)
+            append_journal(out, spec.run, digests[spec.run])
             if progress is not None:
                 progress(len(digests) - skipped, len(todo))
             if time.monotonic() - last_manifest >= _MANIFEST_EVERY:
@@ -337,7 +341,14 @@ def sweep(
                 _map_bounded(executor, tasks, finished, window or 2 * _capacity(executor))
         finally:
             manifest()
-    return SweepResult(out_dir=out, total=len(specs), skipped=skipped, ran=len(digests) - skipped)
+            (out / JOURNAL_FILE).unlink(missing_ok=True)  # the manifest now holds it all
+    return SweepResult(
+        out_dir=out,
+        total=len(specs),
+        skipped=skipped,
+        ran=len(digests) - skipped,
+        repaired=len(unrecorded),
+    )
 
 
 def _failure(spec: RunSpec, err: BaseException) -> str:

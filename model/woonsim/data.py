@@ -9,6 +9,7 @@ without the repository.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import cache
 from importlib import resources
@@ -20,6 +21,7 @@ from woonsim.errors import DataError
 
 __all__ = [
     "corop_regions",
+    "data_digest",
     "data_file",
     "municipalities",
     "national_totals",
@@ -34,6 +36,24 @@ def data_file(name: str) -> Traversable:
     if not f.is_file():
         raise DataError(f"calibration_data/{name}: shipped data file is missing")
     return f
+
+
+@cache
+def data_digest() -> str:
+    """sha256 over the shipped data the model reads (the derived CSV and JSON files and
+    the fits, by name and bytes): results folders record it, so that a resume after the
+    data changed does not mix results."""
+    root = resources.files("woonsim.calibration_data")
+    named = {
+        f.name: f for f in root.iterdir() if f.is_file() and f.name.endswith((".csv", ".json"))
+    }
+    fits = root.joinpath("fits")
+    if fits.is_dir():
+        named |= {f"fits/{f.name}": f for f in fits.iterdir() if f.is_file()}
+    h = hashlib.sha256()
+    for name in sorted(named):
+        h.update(name.encode() + b"\0" + named[name].read_bytes())
+    return h.hexdigest()
 
 
 def _csv(name: str, **kw) -> pd.DataFrame:
