@@ -52,6 +52,16 @@ CASES = [
         "vacancies.rate: input should be greater than or equal to 0",
     ),
     (
+        "infinite patience",
+        lambda s: s.replace("patience: 4", "patience: .inf"),
+        "groups[1].patience: input should be a finite number",
+    ),
+    (
+        "NaN window",
+        lambda s: s.replace("window: 10", "window: .nan"),
+        "measure.window: input should be a finite number",
+    ),
+    (
         "zero patience",
         lambda s: s.replace("patience: 4", "patience: 0"),
         "groups[1].patience: input should be greater than 0",

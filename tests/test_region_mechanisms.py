@@ -609,6 +609,19 @@ def test_movers_from_one_cell_free_no_more_dwellings_than_it_has_occupied():
     assert m._chain_pending == []
 
 
+def test_no_cell_loses_more_tenants_than_live_in_it():
+    """Departures at the highest allowed rate (1.0 a year) over a long step (5 years:
+    about 5 departures per occupied dwelling drawn): each cell loses at most its tenants,
+    every one of them once, and the stock never goes negative."""
+    sc = region([REGULAR], munis=(MIDDEN_DELFLAND,), flows={"departure_rate": 1.0})
+    st = RegionalMarket(sc, seed=3).stock
+    before = st.occupied.copy()
+    arise, _, cells = st.departures(0.0, 5.0, True, 0, np.random.default_rng(1))
+    assert (st.occupied >= 0).all()
+    np.testing.assert_array_equal(np.bincount(cells, minlength=len(before)), before)
+    assert len(arise) == before.sum() and (st.occupied == 0).all()
+
+
 # === 7. stock accounting =================================================================
 def _stock_by_year(res):
     t = res.yearly_table().to_pylist()

@@ -15,9 +15,9 @@ __all__ = ["Measure", "NonNegative", "Positive", "Spec", "one_line", "require_ki
 
 
 class Spec(BaseModel):
-    """Strict (no coercion, no unknown keys) and frozen."""
+    """Strict (no coercion, no unknown keys, no infinite or NaN numbers) and frozen."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
     def digest(self) -> str:
         """SHA-256 of the canonical JSON form: identifies the scenario in outputs."""

@@ -104,7 +104,8 @@ class Stock:
         """Tenants leaving in [t0, t1); returns (times, municipalities, cells) of the
         dwellings that fall vacant (the demolished and sold ones leave the stock)."""
         fl = self.spec.flows
-        n = rng.poisson(fl.departure_rate * self.occupied * (t1 - t0))
+        # no more tenants leave a cell than live in it (binds only at extreme rates)
+        n = np.minimum(rng.poisson(fl.departure_rate * self.occupied * (t1 - t0)), self.occupied)
         if n.sum() == 0:
             return None
         cells = np.repeat(np.arange(len(n)), n)
