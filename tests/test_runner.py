@@ -530,6 +530,19 @@ def test_report_of_a_partial_folder_says_what_is_missing(folder, reference, caps
     assert f"Incomplete: {TOTAL - 2} of the experiment&#x27;s {TOTAL} runs" in page
 
 
+def test_report_of_an_experiment_of_the_baseline_alone(folder):
+    """An experiment of one variant (replications of current practice) has no differences:
+    its report gives the levels and leaves the difference figure out."""
+    text = (folder / "tiny_experiment.yaml").read_text()
+    (folder / "one.yaml").write_text(text.split("  - name: 30% floor")[0])
+    exp = load_experiment(folder / "one.yaml")
+    assert exp.variant_names == ["current practice"]
+    sweep(exp, folder / "one")
+    page = build_report(folder / "one").read_text(encoding="utf-8")
+    assert "displacement.png" not in page and "waiting_cdf.png" in page
+    assert not (folder / "one" / "report" / "displacement.png").exists()
+
+
 def test_failed_run_keeps_the_others(folder, reference, monkeypatch):
     exp = load_experiment(folder / "tiny_experiment.yaml")
 

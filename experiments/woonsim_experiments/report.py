@@ -635,26 +635,31 @@ def _write_report(out: Path, results_dir: Path, df: pd.DataFrame, exp: dict) -> 
     figures = []  # (title, png, csv files, caption)
 
     curve = t["displacement_curve"]
-    _save(_fig_displacement(curve, variants), out / "displacement.png")
     lever = curve["lever"].iloc[0] if len(curve) and curve["lever"].iloc[0] else None
-    figures.append(
-        (
-            "Displacement of reguliere woningzoekenden",
-            "displacement.png",
-            ["displacement_curve.csv", "variants.csv"],
-            "Change from the baseline in the chance of reguliere woningzoekenden of being "
-            "housed within 3 years of starting to search (those who give up count as not "
-            "housed) and in their Kaplan–Meier "
-            + (
-                "median"
-                if (curve["measure"] == "search_time_km_median").any()
-                else "restricted mean (up to 10 years)"
+    if len(t["differences"]):  # none when the baseline is the only variant
+        _save(_fig_displacement(curve, variants), out / "displacement.png")
+    figures.extend(
+        []
+        if not len(t["differences"])
+        else [
+            (
+                "Displacement of reguliere woningzoekenden",
+                "displacement.png",
+                ["displacement_curve.csv", "variants.csv"],
+                "Change from the baseline in the chance of reguliere woningzoekenden of being "
+                "housed within 3 years of starting to search (those who give up count as not "
+                "housed) and in their Kaplan–Meier "
+                + (
+                    "median"
+                    if (curve["measure"] == "search_time_km_median").any()
+                    else "restricted mean (up to 10 years)"
+                )
+                + " search time (regulier, its starters "
+                "(regulier_first_home) and doorstromers (regulier_move), and each of its groups), "
+                f"{'against ' + lever if lever else 'per variant'}"
+                f"; band: 95% interval of the difference ({t['differences']['method'].iloc[0]}).",
             )
-            + " search time (regulier, its starters "
-            "(regulier_first_home) and doorstromers (regulier_move), and each of its groups), "
-            f"{'against ' + lever if lever else 'per variant'}"
-            f"; band: 95% interval of the difference ({t['differences']['method'].iloc[0]}).",
-        )
+        ]
     )
 
     cdf_groups = [g for g in [*AGGREGATES, *roles["all"]] if g in present]
