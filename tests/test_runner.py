@@ -222,6 +222,79 @@ def test_process_pool_replaces_its_workers():
     assert all(pids.count(p) == TASKS_PER_WORKER for p in pids)
 
 
+def test_a_killed_pool_worker_loses_no_run(folder, reference):
+    """A worker killed mid-sweep breaks a process pool (every task in it fails); the
+    respawning pool starts a fresh one and runs those tasks again: the sweep ends with
+    the serial bytes and blames no run."""
+    from woonsim_experiments.executors import RespawningPool
+
+    exp = load_experiment(folder / "tiny_experiment.yaml")
+    out = folder / "killed-worker"
+    ex = RespawningPool(2)
+    stop = threading.Event()
+
+    def killer() -> None:
+        while not stop.is_set() and ex._generation == 0:
+            if (out / "runs").is_dir() and any((out / "runs").glob("v*.parquet")):
+                for proc in list((ex._pool._processes or {}).values()):
+                    with contextlib.suppress(Exception):
+                        os.kill(proc.pid, signal.SIGKILL)
+                        break
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    try:
+        result = sweep(exp, out, ex)
+    finally:
+        stop.set()
+        thread.join()
+        ex.shutdown()
+    assert ex._generation >= 1, "no worker was killed"
+    assert (result.total, result.ran) == (TOTAL, TOTAL)
+    assert tree(out) == reference
+
+
+def test_sigterm_stops_the_workers_and_keeps_the_finished_runs(folder, reference):
+    """`kill -TERM` on `woonsim experiment`: it stops like Ctrl-C (exit 130), leaves no
+    worker or forkserver behind, and the resume gives the serial bytes."""
+    out = folder / "termed"
+    cmd = [sys.executable, "-m", "woonsim_cli", "experiment", "tiny_experiment.yaml"]
+    cmd += ["--out", str(out), "--workers", "2", "--no-report"]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=folder,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not ((out / "runs").is_dir() and any((out / "runs").glob("v*.parquet"))):
+            assert proc.poll() is None, "the sweep ended before it could be stopped"
+            assert time.monotonic() < deadline, "no runs written"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)  # the main process only, as `kill` does
+        assert proc.wait(60) == 130
+        assert "woonsim: interrupted" in proc.stderr.read().decode()
+        deadline = time.monotonic() + 20
+        while True:  # the process group empties: no orphaned workers or forkserver
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                break
+            assert time.monotonic() < deadline, "processes of the sweep survived SIGTERM"
+            time.sleep(0.1)
+    finally:
+        _stop(proc)
+    resumed = cli(
+        "experiment", "tiny_experiment.yaml", "--out", str(out), "--no-report", cwd=folder
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert tree(out) == reference
+
+
 def _pid(_) -> int:
     return os.getpid()
 

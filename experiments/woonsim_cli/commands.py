@@ -10,13 +10,15 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
 from woonsim import __version__
 from woonsim.errors import DataError, ScenarioError, WoonsimError
-from woonsim_experiments.executors import process_pool
+from woonsim_experiments.executors import RespawningPool, process_pool
 
 EXIT_BAD_INPUT = 2
 BENCH_SCALES = ("regional", "national-stylized", "region", "experiment-run", "scaling", "national")
@@ -399,7 +401,9 @@ def cmd_national(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     fit = None
     with ExitStack() as stack:
-        ex = stack.enter_context(process_pool(args.workers)) if args.workers > 1 else None
+        ex = RespawningPool(args.workers) if args.workers > 1 else None
+        if ex is not None:
+            stack.push(_closer(ex))
         if args.fit_defaults:
             fit = fit_default_departure_rate(ns, base, args.seed, executor=ex, progress=_fit_line)
             print(
@@ -477,10 +481,13 @@ def _fit_line(k: int, rate: float, lettings: float) -> None:
 def _closer(executor):
     """An exit callback: after a finished sweep, wait for the pool's manager thread (so it
     does not replace a worker of a pool already shut down, a traceback on Python 3.12);
-    after an error or Ctrl-C, cancel what is queued and do not wait."""
+    after an error, Ctrl-C or SIGTERM, cancel what is queued and stop the workers."""
 
     def close(exc_type, exc, tb) -> bool:
-        executor.shutdown(wait=exc_type is None, cancel_futures=True)
+        if exc_type is not None and hasattr(executor, "terminate"):
+            executor.terminate()  # kill the workers: no orphans after Ctrl-C or SIGTERM
+        else:
+            executor.shutdown(wait=exc_type is None, cancel_futures=True)
         return False
 
     return close
@@ -523,7 +530,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         else:
             workers = min(args.workers or os.cpu_count() or 1, total)
             if workers > 1:
-                executor = process_pool(workers)
+                executor = RespawningPool(workers)
                 stack.push(_closer(executor))
                 where = f"{workers} local worker processes"
             else:
@@ -695,8 +702,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _terminated(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops like Ctrl-C: workers stopped, finished runs kept
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    main_thread = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
+    try:
+        return _dispatch(args)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, before)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if getattr(args, "replications", 2) < 2:
         print("woonsim: error: --replications: need at least 2", file=sys.stderr)
         return EXIT_BAD_INPUT

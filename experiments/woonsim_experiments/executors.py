@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+import threading
+from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
 
-__all__ = ["process_pool"]
+__all__ = ["RespawningPool", "WorkerDied", "process_pool"]
 
 
 # Each worker serves one run and is replaced: a long regional run leaves a worker's heap
@@ -24,3 +26,103 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)
     return ProcessPoolExecutor(workers, mp_context=ctx, max_tasks_per_child=TASKS_PER_WORKER)
+
+
+class RespawningPool(Executor):
+    """A `process_pool` that survives the death of a worker (killed, or out of memory).
+
+    A dead worker breaks a `ProcessPoolExecutor`: every task in it fails with
+    `BrokenProcessPool`, including those of the healthy workers. This pool then starts a
+    fresh pool and submits those tasks again, up to `retries` times each (a run is a pure
+    function of its scenario and seed, so a rerun gives the same result); a task whose
+    worker dies more often fails with `WorkerDied`, which names it as the suspect."""
+
+    def __init__(self, workers: int, retries: int = 2):
+        self._max_workers = workers  # what the sweep reads as its capacity
+        self._retries = retries
+        self._lock = threading.Lock()
+        self._pool = process_pool(workers)
+        self._generation = 0
+        self._closed = False
+
+    def _current(self) -> tuple[ProcessPoolExecutor, int]:
+        with self._lock:
+            return self._pool, self._generation
+
+    def _renew(self, generation: int) -> None:
+        """Replace the pool of `generation` if nobody has yet (one renewal per breakage)."""
+        with self._lock:
+            if generation != self._generation or self._closed:
+                return
+            broken, self._pool = self._pool, process_pool(self._max_workers)
+            self._generation += 1
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        outer: Future = Future()
+        self._attempt(outer, fn, args, kwargs, 0)
+        return outer
+
+    def _attempt(self, outer: Future, fn, args, kwargs, attempt: int) -> None:
+        pool, generation = self._current()
+        try:
+            inner = pool.submit(fn, *args, **kwargs)
+        except BrokenExecutor:
+            self._renew(generation)
+            pool, generation = self._current()
+            inner = pool.submit(fn, *args, **kwargs)
+        except RuntimeError as err:  # shut down meanwhile
+            if not outer.cancelled():
+                outer.set_exception(err)
+            return
+        outer.add_done_callback(lambda o: inner.cancel() if o.cancelled() else None)
+
+        def done(f: Future) -> None:
+            if outer.cancelled() or f.cancelled():
+                outer.cancel()
+                return
+            err = f.exception()
+            if isinstance(err, BrokenExecutor) and not self._closed:
+                if attempt < self._retries:
+                    # not here: this callback runs under the broken pool's shutdown lock
+                    threading.Thread(
+                        target=self._retry,
+                        args=(generation, outer, fn, args, kwargs, attempt + 1),
+                        daemon=True,
+                    ).start()
+                    return
+                err = WorkerDied(
+                    f"its worker process died {attempt + 1} times (killed, or out of memory)"
+                )
+            if outer.set_running_or_notify_cancel():
+                if err is None:
+                    outer.set_result(f.result())
+                else:
+                    outer.set_exception(err)
+
+        inner.add_done_callback(done)
+
+    def _retry(self, generation: int, outer: Future, fn, args, kwargs, attempt: int) -> None:
+        self._renew(generation)
+        self._attempt(outer, fn, args, kwargs, attempt)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            self._closed = True
+            pool = self._pool
+        pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+    def terminate(self) -> None:
+        """Stop at once: cancel what is queued and kill the workers (SIGTERM, Ctrl-C)."""
+        with self._lock:
+            self._closed = True
+            pool = self._pool
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in processes:
+            with contextlib.suppress(Exception):
+                p.kill()
+
+
+class WorkerDied(RuntimeError):
+    """A task's worker process died each time it ran it."""
