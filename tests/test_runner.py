@@ -421,6 +421,32 @@ def test_dask_cluster_gives_the_same_bytes(folder, reference):
     assert tree(folder / "dask") == reference
 
 
+def test_a_sweep_whose_dask_workers_all_died_stops_with_a_clear_error(folder, monkeypatch):
+    """Every Dask worker dead: the sweep does not wait for ever; after the grace period
+    it stops with one message, and the runs that finished are in the manifest."""
+    from distributed import Client
+
+    import woonsim_experiments.runner as runner
+
+    monkeypatch.setattr(runner, "NO_WORKERS_GRACE", 3.0)
+    exp = load_experiment(folder / "tiny_experiment.yaml")
+    out, workers = folder / "orphaned", []
+    with dask_cluster(folder, 1, workers) as address, Client(address, timeout="60s") as client:
+
+        def kill_after_the_first_run(done: int, todo: int) -> None:
+            if done == 1:
+                workers[0].kill()
+                workers[0].wait(30)
+
+        t0 = time.monotonic()
+        with pytest.raises(RunFailed, match="no worker has been there to run the sweep"):
+            sweep(exp, out, client.get_executor(), kill_after_the_first_run)
+        assert time.monotonic() - t0 < 100
+    recorded = json.loads((out / "manifest.json").read_text())["runs"]
+    assert len(recorded) >= 1
+    assert {r["run"] for r in recorded} == {p.stem for p in (out / "runs").glob("v*.parquet")}
+
+
 def test_cli_serial_and_default_folder(folder, reference):
     proc = cli("experiment", "tiny_experiment.yaml", "--workers", "1", cwd=folder)
     assert proc.returncode == 0, proc.stderr

@@ -68,6 +68,8 @@ __all__ = [
 
 EXPERIMENT_FILE = "experiment.json"
 _TMP = TMP_SUFFIX  # suffix of files being written: `.<name>.<random>.tmp`
+_POLL_SECONDS = 1.0  # how often a waiting sweep checks that it still has workers
+NO_WORKERS_GRACE = 120.0  # seconds without any worker before a Dask sweep gives up
 _MANIFEST_EVERY = 2.0  # seconds: rewrite the manifest at most this often during a sweep
 
 
@@ -357,6 +359,17 @@ def _failure(spec: RunSpec, err: BaseException) -> str:
     )
 
 
+def _has_workers(executor: Executor) -> bool:
+    """False only when the executor is a Dask client whose scheduler has no workers."""
+    client = getattr(executor, "_client", None)
+    if client is None:
+        return True
+    try:
+        return bool(client.nthreads())
+    except Exception:  # the scheduler is unreachable: no worker either
+        return False
+
+
 def _map_bounded(executor: Executor, tasks: list[list[RunSpec]], finished, window: int) -> None:
     """Submit `run_group` over `tasks` with at most `window` in flight; hand each run's
     table to `finished` as its task returns. On a failed task, stop submitting, keep what
@@ -373,8 +386,22 @@ def _map_bounded(executor: Executor, tasks: list[list[RunSpec]], finished, windo
     try:
         for _ in range(max(1, window)):
             submit()
+        idle_since: float | None = None  # since when no worker has been there
         while in_flight:
-            done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+            done, _ = wait(list(in_flight), timeout=_POLL_SECONDS, return_when=FIRST_COMPLETED)
+            if not done:
+                if _has_workers(executor):
+                    idle_since = None
+                    continue
+                idle_since = idle_since or time.monotonic()
+                if time.monotonic() - idle_since >= NO_WORKERS_GRACE:
+                    raise RunFailed(
+                        f"no worker has been there to run the sweep for {NO_WORKERS_GRACE:.0f} "
+                        "s (every Dask worker died or left); the finished runs are kept: "
+                        "start workers and run the same command to resume"
+                    )
+                continue
+            idle_since = None
             for fut in sorted(done, key=lambda f: in_flight[f][0].run):
                 group = in_flight.pop(fut)
                 try:
