@@ -261,20 +261,9 @@ def test_sigterm_stops_the_workers_and_keeps_the_finished_runs(folder, reference
     out = folder / "termed"
     cmd = [sys.executable, "-m", "woonsim_cli", "experiment", "tiny_experiment.yaml"]
     cmd += ["--out", str(out), "--workers", "2", "--no-report"]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=folder,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    proc = _start_sweep(cmd, folder, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 120
-        while not ((out / "runs").is_dir() and any((out / "runs").glob("v*.parquet"))):
-            assert proc.poll() is None, "the sweep ended before it could be stopped"
-            assert time.monotonic() < deadline, "no runs written"
-            time.sleep(0.02)
+        _wait_for_runs(proc, out / "runs", 1)
         proc.send_signal(signal.SIGTERM)  # the main process only, as `kill` does
         assert proc.wait(60) == 130
         assert "woonsim: interrupted" in proc.stderr.read().decode()
@@ -293,6 +282,27 @@ def test_sigterm_stops_the_workers_and_keeps_the_finished_runs(folder, reference
     )
     assert resumed.returncode == 0, resumed.stderr
     assert tree(out) == reference
+
+
+def _start_sweep(cmd: list[str], folder: Path, stderr=subprocess.DEVNULL) -> subprocess.Popen:
+    """`cmd` in its own process group (so that the test can signal it and its workers)."""
+    return subprocess.Popen(
+        cmd,
+        cwd=folder,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        start_new_session=True,
+    )
+
+
+def _wait_for_runs(proc: subprocess.Popen, runs: Path, n: int) -> None:
+    """Until the running sweep has written `n` run files."""
+    deadline = time.monotonic() + 120
+    while not (runs.is_dir() and len(list(runs.glob("v*.parquet"))) >= n):
+        assert proc.poll() is None, "the sweep ended before it could be stopped"
+        assert time.monotonic() < deadline, "no runs written"
+        time.sleep(0.01)
 
 
 def _pid(_) -> int:
@@ -486,20 +496,9 @@ def test_resume_after_kill(folder):
         "--workers",
         "2",
     ]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=folder,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc = _start_sweep(cmd, folder)
     try:
-        deadline = time.monotonic() + 120
-        while not (runs.is_dir() and len(list(runs.glob("v*.parquet"))) >= 3):
-            assert proc.poll() is None, "the sweep ended before it could be killed"
-            assert time.monotonic() < deadline, "no runs written"
-            time.sleep(0.01)
+        _wait_for_runs(proc, runs, 3)
         os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its pool workers
         proc.wait(30)
     finally:
