@@ -48,14 +48,21 @@ QUALITATIVE = {
 }
 
 
-# the spread between municipalities: (numerator area, denominator area or "" for the region,
-# the observed figure, test) of the registration time at letting, per region
+# the spread between municipalities: (numerator area, denominator area or () for the region,
+# the observed figure, test) of the registration time at letting, per region; an area is a
+# tuple of municipality codes (their lettings pooled)
 REG = "registration_time_at_letting_years"
+AMSTERDAM = ("GM0363",)
+AMSTERDAM_SURROUNDING = tuple(
+    c
+    for c in "GM0358 GM0362 GM0384 GM0385 GM0394 GM0415 GM0431 GM0437 GM0439 GM0451 GM0852 "
+    "GM0479 GM0880".split()
+)
 SPREAD = {
     "haaglanden": {
         "Den Haag / region registration time": (
-            "GM0518",
-            "",
+            ("GM0518",),
+            (),
             "6 (Den Haag, NOS 2022) / 4.75 (region, 2019) = 1.26, years apart; the region was "
             "5.67 in H1 2020 and rising, so like for like about 1.06 or less: >= 1",
             lambda x: x >= 1,
@@ -63,22 +70,46 @@ SPREAD = {
     },
     "amsterdam": {
         "Amstelveen / Amsterdam registration time": (
-            "GM0362",
-            "GM0363",
+            ("GM0362",),
+            AMSTERDAM,
             "19 / 12.5 = 1.52 (NOS 2022, one survey): > 1",
             lambda x: x > 1,
         ),
         "Haarlemmermeer / Amsterdam registration time": (
-            "GM0394",
-            "GM0363",
+            ("GM0394",),
+            AMSTERDAM,
             "19 / 12.5 = 1.52 (NOS 2022, one survey): > 1",
             lambda x: x > 1,
+        ),
+        # NOS 2020 (212 municipalities): Landsmeer, Wormerland, Haarlemmermeer and Diemen
+        # over 17 years, Amsterdam 13 years 10 months
+        **{
+            f"{name} / Amsterdam registration time (2020)": (
+                (code,),
+                AMSTERDAM,
+                "> 17 / 13.83 = 1.23 (NOS 2020, one survey): > 1",
+                lambda x: x > 1,
+            )
+            for name, code in [
+                ("Landsmeer", "GM0415"),
+                ("Wormerland", "GM0880"),
+                ("Haarlemmermeer", "GM0394"),
+                ("Diemen", "GM0384"),
+            ]
+        },
+        # the same reference's other reading: the surrounding municipalities together wait
+        # less than the city
+        "surrounding municipalities / Amsterdam registration time": (
+            AMSTERDAM_SURROUNDING,
+            AMSTERDAM,
+            "about 9 / 13 = 0.69 (AFWC 2018-21 via NU.nl, NOS, NH Nieuws [facts §3a]): < 1",
+            lambda x: x < 1,
         ),
     },
     "twente": {
         "Rijssen-Holten / Enschede registration time": (
-            "GM1742",
-            "GM0153",
+            ("GM1742",),
+            ("GM0153",),
             "0.667 (NOS 2020) / 0.5 (NOS 2022) = 1.33, two surveys: > 1",
             lambda x: x > 1,
         ),
@@ -90,7 +121,7 @@ def _patterns_of(region: str) -> dict:
     """The qualitative patterns and the municipal spread of a region: name -> (how it is
     measured, observed, test)."""
     spread = {
-        name: (f"mean {REG} at letting, {num} / {den or 'region'}", obs, test)
+        name: (f"mean {REG}, {'+'.join(num)} / {'+'.join(den) or 'region'}", obs, test)
         for name, (num, den, obs, test) in SPREAD.get(region, {}).items()
     }
     return {**QUALITATIVE, **spread}
@@ -112,7 +143,7 @@ def _values(r, region: str) -> dict[str, float]:
             (sk.route[urgent] == ROUTES.index("binding")).mean()
         ),
         **{
-            name: observe(r, REG, "all", (num,)) / observe(r, REG, "all", (den,) if den else ())
+            name: observe(r, REG, "all", num) / observe(r, REG, "all", den)
             for name, (num, den, _, _) in SPREAD.get(region, {}).items()
         },
     }
