@@ -212,3 +212,28 @@ def test_fit_of_the_default_departure_rate_recovers_a_known_rate(tmp_path):
     assert fit["fitted"] == pytest.approx(0.030, rel=0.02)
     assert fit["evaluations"][0]["departure_rate"] == ns.default_overrides["flows.departure_rate"]
     assert 2 <= len(fit["evaluations"]) <= 8
+
+
+def test_a_subset_of_regions_runs_alone_and_is_not_compared_with_cbs():
+    """`regions` keeps the named regions of the membership, each with the scenario it has
+    in the whole country; the national checks say they do not apply; an unknown region is
+    one line naming the known ones; fitting the national lettings refuses a subset."""
+    from woonsim.yaml_loader import read_yaml
+    from woonsim_experiments.national import fit_default_departure_rate, run_national
+
+    data = read_yaml(NATIONAL)
+    whole = {r: sc for r, sc, _ in region_scenarios(*load_national(NATIONAL))}
+    sub = {**data, "regions": ["CR31", "CR02"], "burn_in_years": 1.0, "years": 1.0}
+    ns, base = load_national(NATIONAL, sub)
+    kept = region_scenarios(ns, base)
+    assert [r for r, _, _ in kept] == ["CR02", "CR31"]
+    for r, sc, _ in kept:
+        assert sc.municipalities == whole[r].municipalities
+        assert sc.groups == whole[r].groups and sc.flows == whole[r].flows
+    out = run_national(ns, base, seed=1)
+    assert list(out["regions"]["region"]) == ["CR02", "CR31"]
+    assert all("not comparable" in c["note"] for c in out["checks"])
+    with pytest.raises(ScenarioError, match=r"regions: unknown region 'CR99' \(known: CR01"):
+        region_scenarios(*load_national(NATIONAL, {**data, "regions": ["CR99"]}))
+    with pytest.raises(ScenarioError, match="needs every region"):
+        fit_default_departure_rate(ns, base, seed=1)
