@@ -53,23 +53,9 @@ QUALITATIVE = {
 # tuple of municipality codes (their lettings pooled)
 REG = "registration_time_at_letting_years"
 AMSTERDAM = ("GM0363",)
-AMSTERDAM_SURROUNDING = tuple(
-    c
-    for c in [
-        "GM0358",
-        "GM0362",
-        "GM0384",
-        "GM0385",
-        "GM0394",
-        "GM0415",
-        "GM0431",
-        "GM0437",
-        "GM0439",
-        "GM0451",
-        "GM0852",
-        "GM0479",
-        "GM0880",
-    ]
+AMSTERDAM_SURROUNDING = (
+    *("GM0358", "GM0362", "GM0384", "GM0385", "GM0394", "GM0415", "GM0431"),
+    *("GM0437", "GM0439", "GM0451", "GM0852", "GM0479", "GM0880"),
 )
 SPREAD = {
     "haaglanden": {
