@@ -237,3 +237,25 @@ def test_a_subset_of_regions_runs_alone_and_is_not_compared_with_cbs():
         region_scenarios(*load_national(NATIONAL, {**data, "regions": ["CR99"]}))
     with pytest.raises(ScenarioError, match="needs every region"):
         fit_default_departure_rate(ns, base, seed=1)
+
+
+def test_an_experiment_on_a_subset_of_regions(tmp_path):
+    """An experiment's `regions` keeps those regions of a national base (and is refused
+    on a regional base, with one line naming the field)."""
+    from woonsim_experiments.experiment import parse_experiment
+
+    exp = {
+        "name": "subset",
+        "base": str(NATIONAL),
+        "replications": 1,
+        "root_seed": 1,
+        "baseline": "now",
+        "variants": [{"name": "now", "set": {}}],
+        "regions": ["CR05", "CR02"],
+    }
+    e = parse_experiment(exp)
+    assert sorted(r for r, _, _ in e.regions) == ["CR02", "CR05"]
+    assert {s.region for s in e.runs()} == {"CR02", "CR05"}
+    regional = {**exp, "base": str(ROOT / "experiments" / "scenarios" / "twente.yaml")}
+    with pytest.raises(ScenarioError, match=r"^regions: only an experiment on a national base"):
+        parse_experiment(regional)

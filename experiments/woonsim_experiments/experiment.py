@@ -29,6 +29,9 @@ a number, string, boolean, list or mapping; a mapping given for a section of the
 (``allocation.quota: {share: 0.3, mode: floor}``) updates the keys it names and keeps the
 base's other keys.
 
+On a national base (`kind: national`) every variant runs in every region of the country;
+``regions: [CR02, CR31]`` keeps the named regions of its membership.
+
 Seeds: replication r at design point p has seed ``SeedSequence(root_seed,
 spawn_key=(p, r))`` in every variant (paired), so everything a policy does not touch
 (arrivals, household attributes, departures, ...) is identical between variants. With
@@ -177,6 +180,8 @@ class ExperimentSpec(Spec):
     levers: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(default_factory=dict)
     uncertainties: list[Uncertainty] = Field(default_factory=list)
     design: Design | None = None
+    # a national base only: run these regions of its membership (empty: every region)
+    regions: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentSpec:
@@ -380,6 +385,8 @@ def parse_experiment(data: Any, base_dir: str | Path = ".") -> Experiment:
 
     if _kind(Path(base_dir) / exp.base) == "national":
         return _parse_national(exp, Path(base_dir) / exp.base)
+    if exp.regions:
+        raise ScenarioError("regions: only an experiment on a national base has regions")
     try:
         base = load_scenario(Path(base_dir) / exp.base)
     except ScenarioError as err:
@@ -439,6 +446,8 @@ def _parse_national(exp: ExperimentSpec, path: Path) -> Experiment:
         ns, folder = load_national(path)
         if exp.horizon is not None:
             ns = ns.model_copy(update=exp.horizon.model_dump(exclude_none=True))
+        if exp.regions:
+            ns = ns.model_copy(update={"regions": exp.regions})
         regions = region_scenarios(ns, folder)
     except ScenarioError as err:
         raise ScenarioError(f"base: {err}") from None
