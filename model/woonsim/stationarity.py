@@ -26,6 +26,8 @@ to choose a scenario's burn-in (docs/ODD.md §B1.2).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from woonsim.results import CENSORED, HOUSED
@@ -94,10 +96,18 @@ def drift(x: np.ndarray) -> float | None:
     fewer than 3 points, or a zero mean)."""
     x = np.asarray(x, float)
     ok = np.isfinite(x)
-    if ok.sum() < 3 or x[ok].mean() == 0:
+    if ok.sum() < 3:
         return None
-    t = STEP * np.flatnonzero(ok)
-    return float(np.polyfit(t, x[ok], 1)[0] / x[ok].mean())
+    # the closed form with exactly rounded sums, not np.polyfit: its LAPACK call rounds
+    # differently on different CPUs (OpenBLAS kernels), and outputs must not depend on them
+    t, y = (STEP * np.flatnonzero(ok)).tolist(), x[ok].tolist()
+    n = len(y)
+    t_mean, y_mean = math.fsum(t) / n, math.fsum(y) / n
+    if y_mean == 0:
+        return None
+    sxy = math.fsum((a - t_mean) * (b - y_mean) for a, b in zip(t, y, strict=True))
+    sxx = math.fsum((a - t_mean) ** 2 for a in t)
+    return sxy / sxx / y_mean
 
 
 def diagnose(result) -> dict:
