@@ -15,8 +15,8 @@ from woonsim_experiments.analysis import DISPLACEMENT_MEASURES, load_results, ta
 
 __all__ = ["REGION", "UNITS", "Results", "find_folders", "open_results", "unit_of"]
 
-# how a measure's differences are shown: REGISTRY unit -> (shown unit, scale)
-UNITS = {"fraction": ("percentage points", 100.0), "years": ("months", 12.0)}
+# how a measure is shown: REGISTRY unit -> (unit of levels, unit of changes, scale)
+UNITS = {"fraction": ("%", "percentage points", 100.0), "years": ("months", "months", 12.0)}
 REGION = "(whole area)"
 # the measures the view opens with, in this order where they have values
 PREFERRED = ("housed_within_3y_of_search", "search_time_km_median", "share_of_lettings")
@@ -99,10 +99,10 @@ class Results:
         return h[h["variant"].isin(variants)].reset_index(drop=True)
 
 
-def unit_of(measure: str) -> tuple[str, float]:
-    """The unit a measure's difference is shown in, and the scale to it."""
+def unit_of(measure: str) -> tuple[str, str, float]:
+    """The units a measure's levels and differences are shown in, and the scale to them."""
     unit = REGISTRY[measure].unit if measure in REGISTRY else ""
-    return UNITS.get(unit, (unit, 1.0))
+    return UNITS.get(unit, (unit, unit, 1.0))
 
 
 @lru_cache(maxsize=4)

@@ -29,7 +29,8 @@ def ResultsView(results: Results):
     """The differences of one opened folder, with its pickers."""
     variants = solara.use_reactive(results.variants)
     group = solara.use_reactive("regulier" if "regulier" in results.groups else results.groups[0])
-    measure = solara.use_reactive(results.default_measure(group.value))
+    first = solara.use_memo(lambda: results.default_measure(group.value), [])
+    measure = solara.use_reactive(first)
     area = solara.use_reactive(REGION)
     with solara.Columns([3, 2, 2, 1]):
         solara.SelectMultiple("Variants", values=variants, all_values=results.variants)
@@ -44,7 +45,7 @@ def ResultsView(results: Results):
         f"{exp.get('runs_found', '?')} of {exp.get('total_runs', '?')} runs. "
         + stationarity_text(results.df, exp)
     )
-    unit, scale = unit_of(measure.value)
+    level_unit, unit, scale = unit_of(measure.value)
     rows = results.differences(measure.value, group.value, area.value, chosen)
     what = REGISTRY[measure.value].description if measure.value in REGISTRY else ""
     who = AGGREGATES.get(group.value, f"the group {group.value}")
@@ -54,9 +55,17 @@ def ResultsView(results: Results):
         "95% t-interval over replications."
     )
     if len(rows):
-        shown = rows.assign(
-            **{c: scale * rows[c] for c in ("diff", "lo", "hi")},
-        ).rename(columns={"diff": f"change ({unit})", "lo": "95% low", "hi": "95% high"})
+        cols = ("baseline_mean", "variant_mean", "diff", "lo", "hi")
+        shown = rows.assign(**{c: scale * rows[c] for c in cols}).rename(
+            columns={
+                "baseline_mean": f"baseline ({level_unit})",
+                "variant_mean": f"variant ({level_unit})",
+                "diff": f"change ({unit})",
+                "lo": "95% low",
+                "hi": "95% high",
+                "n_pairs": "pairs",
+            }
+        )
         table(shown, "woonsim-differences", 3, False)
         figure(
             differences_figure(rows, f"{measure.value}, {group.value}", unit, scale), "differences"
