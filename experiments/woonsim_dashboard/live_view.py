@@ -39,8 +39,9 @@ def _year(x: float) -> str:
 @solara.component
 def Status(model: LiveMarket):
     """Where the run is: the calendar year, the burn-in with its progress (and a button
-    to run it), or the reported window with the run's stationarity verdict; and the
-    levers of this run against the scenario file's values."""
+    to run it), or the reported window with the run's stationarity verdict; the levers of
+    this run against the scenario file's values; and the run so far, drawn as the burn-in
+    goes."""
     update_counter.get()
     stop = solara.use_memo(threading.Event, [model])
     solara.use_effect(lambda: stop.set, [model])  # a replaced model's burn-in stops
@@ -55,6 +56,14 @@ def Status(model: LiveMarket):
     # once it is done, every view draws the end of the burn-in (from the render thread)
     solara.use_effect(lambda: force_update() if task.finished else None, [task.finished])
     snap = snapshot(model)
+    with solara.Columns([2, 3]):
+        with solara.Column():
+            _where(model, snap, task)
+            Levers(model)
+        figure(run_figure(snap), "run")
+
+
+def _where(model: LiveMarket, snap, task) -> None:
     b = model.burn_in_years
     start = model.spec.start_year
     solara.HTML(
@@ -93,7 +102,6 @@ def Status(model: LiveMarket):
             "truncates a diagnostic series after the burn-in, or the window is too short "
             "to tell). Read its figures as a transient, not a steady state."
         )
-    Levers(model)
 
 
 @solara.component
@@ -150,13 +158,12 @@ def Groups(model: LiveMarket):
 
 @solara.component
 def Backlogs(model: LiveMarket):
-    """The run so far (burn-in shaded) and the backlogs per group over the window."""
+    """The backlogs per group over the window."""
     update_counter.get()
     heading("Backlogs")
-    snap = snapshot(model)
-    figure(run_figure(snap), "run")
     if _not_yet(model):
         return
+    snap = snapshot(model)
     figure(backlog_figure(snap), "backlog")
     waiting = snap.over_time("waiting_end_of_year")
     wide = waiting.pivot(index="group", columns="time", values="value")
@@ -200,15 +207,14 @@ def Map(model: LiveMarket):
 
 @solara.component
 def LiveView(model: LiveMarket):
-    """The main area: status and the run so far, then the figures, full width."""
+    """The main area: where the run is, then the figures."""
     with solara.Column(classes=["woonsim"], style={"padding": "8px 16px"}):
-        with solara.Columns([2, 3]):
-            Status(model)
-            Backlogs(model)
+        Status(model)
         Groups(model)
         with solara.Columns([1, 1]):
+            Backlogs(model)
             Routes(model)
-            Map(model)
+        Map(model)
 
 
 @solara.component
