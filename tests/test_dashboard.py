@@ -192,6 +192,24 @@ def test_live_view_lever_step_and_reset(monkeypatch):
     assert "Burn-in" in page.alerts()
 
 
+def test_a_new_region_starts_from_its_own_scenario(monkeypatch, tmp_path):
+    other = tmp_path / "tiny_b.yaml"
+    other.write_text(TINY.read_text().replace("lottery_share: 0.10", "lottery_share: 0.25"))
+    monkeypatch.setenv(settings.SCENARIOS_ENV, os.pathsep.join([str(TINY), str(other)]))
+    Recording.made = []
+    monkeypatch.setattr(live_view, "LiveMarket", Recording)
+    page = Page(live_view.LivePage())
+
+    def lottery() -> float:
+        return page.rc.find(v.Slider, label="lottery share of adverts").widget.v_model
+
+    assert lottery() == 0.1 and Recording.made[-1].region == "tiny_region"
+    page.rc.find(v.Select, label="Region").widget.v_model = "tiny_b"
+    model = Recording.made[-1]
+    assert model.region == "tiny_b" and model.spec.allocation.lottery_share == 0.25
+    assert lottery() == 0.25
+
+
 # --- the results view ------------------------------------------------------------------------
 def test_results_view_shows_the_paired_differences(monkeypatch, results_root):
     monkeypatch.setenv(settings.RESULTS_ENV, str(results_root))
