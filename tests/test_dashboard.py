@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import threading
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -79,6 +80,9 @@ class Page:
 
     def click(self, label: str) -> None:
         self.rc.find(v.Btn, children=[label]).widget.click()
+
+    def spans(self) -> str:
+        return " ".join(str(h.children) for h in self.rc.find(v.Html, tag="span").widgets)
 
     def buttons(self) -> list[str]:
         return [str(b.children[0]) for b in self.rc.find(v.Btn).widgets if b.children]
@@ -155,7 +159,7 @@ def test_live_view_lever_step_and_reset(monkeypatch):
     monkeypatch.setattr(live_view, "LiveMarket", Recording)
     page = Page(live_view.LivePage())
     first = Recording.made[-1]
-    assert "Burn-in" in page.alerts() and "Run the burn-in (1 years)" in page.buttons()
+    assert "Burn-in" in page.alerts() and "Run the burn-in (1 year)" in page.buttons()
     assert "woonsim-groups" not in page.html("woonsim-groups")  # no measures in the burn-in
 
     # a lever changes the scenario at Reset
@@ -169,9 +173,12 @@ def test_live_view_lever_step_and_reset(monkeypatch):
     assert "quota: share = 0.4" in page.html("woonsim-changed")
 
     # the burn-in, then a step: the figures appear; another step changes them
-    page.click("Run the burn-in (1 years)")
+    before = set(threading.enumerate())
+    page.click("Run the burn-in (1 year)")
     wait_until(lambda: "The burn-in is done" in page.alerts())
-    time.sleep(0.5)  # the task's last render
+    # the burn-in's thread has drawn its last views (headless, renders are not queued)
+    wait_until(lambda: set(threading.enumerate()) <= before)
+    assert "Time: 1.0" in page.spans()  # SolaraViz's clock too
     page.click("Step")
     wait_until(lambda: "woonsim-groups" in page.html("woonsim-groups"))
     assert model.calendar_year == 2026

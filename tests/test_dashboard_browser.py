@@ -93,7 +93,9 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     path = _chromium()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=TIMEOUT_MS)  # a loaded CI machine draws slowly
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)

@@ -36,6 +36,10 @@ def _year(x: float) -> str:
     return f"{x:.1f}".removesuffix(".0")
 
 
+def _years(x: float) -> str:
+    return f"{_year(x)} year{'' if x == 1 else 's'}"
+
+
 @solara.component
 def Status(model: LiveMarket):
     """Where the run is: the calendar year, the burn-in with its progress (and a button
@@ -64,6 +68,7 @@ def Status(model: LiveMarket):
 
 
 def _where(model: LiveMarket, snap, task) -> None:
+    """The calendar year, then the burn-in (progress, button) or the window's verdict."""
     b = model.burn_in_years
     start = model.spec.start_year
     solara.HTML(
@@ -83,7 +88,7 @@ def _where(model: LiveMarket, snap, task) -> None:
         done = task.progress if task.pending and task.progress else 100 * model.time / b
         solara.ProgressLinear(value=done)
         solara.Button(
-            f"Run the burn-in ({_year(b - model.time)} years)",
+            f"Run the burn-in ({_years(b - model.time)})",
             on_click=task,
             disabled=task.pending,
             color="primary",
