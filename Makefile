@@ -2,12 +2,13 @@
 #   make run    the main job: the default experiment (quota for aandachtsgroepen, Haaglanden),
 #               paired replications on every core, then the HTML report; results/quota_haaglanden/
 #   make test   lint + the test suite (what CI runs)
+#   make dashboard   the interactive dashboard on http://127.0.0.1:8765 (live model, results)
 PYTHON ?= python3.12
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run region national test test-all validate bench lint lock lab clean
+.PHONY: run region national dashboard test test-all validate bench lint lock lab clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: need Python 3.12 as '$(PYTHON)' (pyenv install 3.12, or make PYTHON=/path/to/python3.12)"; exit 1; }
@@ -26,6 +27,9 @@ region: $(STAMP)
 
 national: $(STAMP)
 	$(BIN)/woonsim national experiments/scenarios/national.yaml --seed 1 --out results/national
+
+dashboard: $(STAMP)
+	$(BIN)/woonsim dashboard
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -42,7 +42,7 @@ def test_environment_yml_agrees_with_pyproject():
 def test_lock_agrees_with_pyproject():
     proj = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = proj["optional-dependencies"]
-    pyproject = _pins(proj["dependencies"] + extras["dev"] + extras["ema"])
+    pyproject = _pins(proj["dependencies"] + extras["dev"] + extras["ema"] + extras["dashboard"])
     lock = _pins((ROOT / "requirements.lock").read_text().splitlines())
     for name, version in pyproject.items():
         assert lock.get(name) == version, name

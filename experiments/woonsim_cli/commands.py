@@ -1,4 +1,4 @@
-"""The `woonsim` command line: run, validate, calibrate, experiment, bench.
+"""The `woonsim` command line: run, validate, calibrate, experiment, bench, dashboard.
 
 Bad input gives one line on stderr naming the field and the problem, exit status 2,
 and nothing written.
@@ -569,6 +569,54 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+# `woonsim dashboard` hands these to the dashboard's server (woonsim_dashboard.settings)
+DASHBOARD_SCENARIOS_ENV = "WOONSIM_DASHBOARD_SCENARIOS"
+DASHBOARD_RESULTS_ENV = "WOONSIM_DASHBOARD_RESULTS"
+DASHBOARD_REGIONS = ("haaglanden", "amsterdam", "twente")
+
+
+def dashboard_command(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
+    """The solara server of the dashboard: its command line and environment (bound to
+    `--host`, telemetry and solara's version check off; every asset is served from the
+    installed solara-assets)."""
+    from importlib.util import find_spec
+
+    if find_spec("solara") is None or find_spec("solara_assets") is None:
+        raise UsageError(
+            "dashboard: needs the dashboard extra (pip install 'woonsim[dashboard]'; make "
+            "installs it)"
+        )
+    scenarios = [Path(s) for s in args.scenario or []]
+    if not scenarios:
+        here = Path(__file__).resolve().parents[1] / "scenarios"
+        scenarios = [here / f"{name}.yaml" for name in DASHBOARD_REGIONS]
+        if not all(s.is_file() for s in scenarios):
+            raise UsageError("--scenario: name the region scenario files to show")
+    for s in scenarios:
+        if not s.is_file():
+            raise UsageError(f"--scenario: {s}: no such file")
+    env = {
+        **os.environ,
+        DASHBOARD_SCENARIOS_ENV: os.pathsep.join(str(s.resolve()) for s in scenarios),
+        DASHBOARD_RESULTS_ENV: str(Path(args.results).resolve()),
+        "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false",
+        # solara warns, per process, that a cookie over plain http on 127.0.0.1 is lax
+        "PYTHONWARNINGS": "ignore:Cookies with samesite:UserWarning",
+    }
+    argv = [
+        sys.executable, "-m", "solara", "run", "woonsim_dashboard.app",
+        "--host", args.host, "--port", str(args.port), "--production", "--no-check-version",
+    ]  # fmt: skip
+    return argv, env
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    argv, env = dashboard_command(args)
+    print(f"woonsim dashboard: http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+    os.execve(argv[0], argv, env)  # the server replaces this process (signals reach it)
+    return 0  # not reached
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.scale in ("regional", "national-stylized"):
         from woonsim_experiments.bench import benchmark
@@ -681,6 +729,21 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("results", help="results folder of `woonsim experiment`")
     rp.add_argument("--out", help="report folder (default RESULTS/report)")
     rp.set_defaults(fn=cmd_report)
+
+    d = sub.add_parser(
+        "dashboard", help="the interactive dashboard (live model and results) in the browser"
+    )
+    d.add_argument(
+        "--scenario",
+        action="append",
+        metavar="FILE",
+        help="a region scenario to choose from (repeat; default: the Haaglanden, Amsterdam "
+        "and Twente scenarios of experiments/scenarios/)",
+    )
+    d.add_argument("--results", default="results", help="where to find results folders")
+    d.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    d.add_argument("--port", type=_positive_int, default=8765)
+    d.set_defaults(fn=cmd_dashboard)
 
     b = sub.add_parser("bench", help="medians of repeated timings: stylized market or real model")
     b.add_argument("--repeats", type=_positive_int, default=5)

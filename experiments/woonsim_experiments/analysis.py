@@ -576,6 +576,7 @@ def lettings_lost(df: pd.DataFrame, baseline=None, paired=None) -> pd.DataFrame:
     move frees another dwelling, an aandachtsgroep letting seldom does. Under a cap the
     denominator is negative and the same ratio reads as lettings gained per aandachtsgroep
     letting fewer."""
+    df = df[(df["measure"] == "lettings_per_year") & df["time"].isna()]  # once, not per area
     munis = ["", *sorted(set(df["municipality"]) - {""})]
     parts = []
     for group, what in LOSSES.items():

@@ -38,7 +38,16 @@ from woonsim_experiments.analysis import (
     tables,
 )
 
-__all__ = ["build_report", "main"]
+__all__ = [
+    "build_report",
+    "country_map_figure",
+    "displacement_figure",
+    "fair_share_basis",
+    "main",
+    "national_map_figure",
+    "stationarity_text",
+    "task_map_figure",
+]
 
 GEOJSON = "raw/geo_gemeenten_2025_rd/gemeenten_2025_rd.geojson"  # in calibration_data/
 DPI = 110
@@ -256,8 +265,8 @@ def _fig_country(panels: list[tuple[str, pd.Series, Normalize, str]], label: str
     return fig
 
 
-def _national_figures(t: dict, exp: dict, variants: list[str], out: Path) -> list:
-    """The maps of a national experiment: today's share of lettings to aandachtsgroepen
+def national_map_figure(t: dict, exp: dict, variants: list[str]) -> Figure:
+    """The map of a national experiment: today's share of lettings to aandachtsgroepen
     against the norm, and where each norm binds (the change it makes)."""
     shares = t["municipal_shares"]
     baseline = exp["baseline"]
@@ -280,7 +289,13 @@ def _national_figures(t: dict, exp: dict, variants: list[str], out: Path) -> lis
             continue
         values = 100 * change[change["variant"] == v].set_index("municipality")["change"]
         panels.append((f"{v}:\nchange (pp)", values, Normalize(-top, top), "PuOr_r"))
-    _save(_fig_country(panels, "percentage points"), out / "norm_map.png")
+    return _fig_country(panels, "percentage points")
+
+
+def _national_figures(t: dict, exp: dict, variants: list[str], out: Path) -> list:
+    """The national map, saved, with its caption."""
+    baseline = exp["baseline"]
+    _save(national_map_figure(t, exp, variants), out / "norm_map.png")
     return [
         (
             "Where the norm binds",
@@ -702,8 +717,9 @@ def _write_report(out: Path, results_dir: Path, df: pd.DataFrame, exp: dict) -> 
             )
         )
 
-    dist = exp.get("base_scenario", {}).get("allocation", {}).get("task_distribution")
-    by = "social_stock" if dist == "social_stock" else "population"
+    by = fair_share_basis(
+        exp.get("base_scenario", {}).get("allocation", {}).get("task_distribution")
+    )
     codes = exp.get("municipalities") or sorted(set(df["municipality"]) - {""})
     if exp.get("regions"):
         figures += _national_figures(t, exp, variants, out)
@@ -785,6 +801,19 @@ def _page(results_dir: Path, df: pd.DataFrame, exp: dict, t: dict, figures: list
         + "\n".join(body)
         + "\n</body>\n</html>\n"
     )
+
+
+# --- the figures, for the dashboard's views -------------------------------------------------
+task_map_figure = _fig_map  # who carries the task, per variant (a region's municipalities)
+country_map_figure = _fig_country  # every municipality of the country, per panel
+displacement_figure = _fig_displacement  # paired differences of regulier against the lever
+stationarity_text = _stationarity  # how many runs' windows are past the start-up transient
+
+
+def fair_share_basis(task_distribution: str | None) -> str:
+    """The fair share the task map compares with: the corporation stock when the task is
+    distributed by it, else the population."""
+    return "social_stock" if task_distribution == "social_stock" else "population"
 
 
 def main(results_dir: str | Path, out: str | Path | None = None) -> Path:
