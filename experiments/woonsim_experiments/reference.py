@@ -173,6 +173,8 @@ def _bounds(meta: list, text: bool = False) -> list[str]:
 def _type(tp: Any, meta: list | None = None) -> str:
     """A reader's name for an annotation, with its bounds."""
     bounds = _bounds(meta or [], text=tp is str)
+    if tp is str and "a CBS code GMxxxx" in bounds:
+        return "CBS code (GMxxxx)"
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:
         base, *extra = typing.get_args(tp)
