@@ -92,6 +92,10 @@ def test_an_unquoted_group_path_in_a_flow_mapping_is_a_yaml_error():
     assert yaml.safe_load("set: {'groups[starters].accept': 0.5}") == {
         "set": {"groups[starters].accept": 0.5}
     }
+    block = "set:\n  groups[starters].accept: 0.5\n  groups[starters|doorstromers].accept: 0.4\n"
+    assert yaml.safe_load(block) == {  # on a line of its own, no quotes are needed
+        "set": {"groups[starters].accept": 0.5, "groups[starters|doorstromers].accept": 0.4}
+    }
 
 
 def _key_lines(path: Path) -> list[tuple[int, str, str, bool]]:

@@ -291,16 +291,18 @@ def test_caption_names_the_lever_only_when_the_axis_shows_it(sweep, tmp_path):
     assert page != report_text
 
 
-def test_map_labels_do_not_overlap():
-    """Nine Haaglanden municipalities, several small and side by side: the drawn labels'
-    boxes are pairwise disjoint and lie outside the map."""
+@pytest.mark.parametrize("region", ["haaglanden", "amsterdam", "twente"])
+def test_map_labels_do_not_overlap(region):
+    """The municipalities of each shipped region, several small and side by side: the
+    drawn labels' boxes are pairwise disjoint and lie outside the map."""
+    import yaml
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.text import Text
 
     from woonsim_experiments.report import _fig_map
 
-    codes = ["GM0503", "GM0518", "GM1916", "GM1842", "GM1926", "GM0603", "GM0629", "GM1783",
-             "GM0637"]  # fmt: skip
+    scenario = ROOT / "experiments" / "scenarios" / f"{region}.yaml"
+    codes = yaml.safe_load(scenario.read_text(encoding="utf-8"))["municipalities"]
     share = pd.DataFrame(
         {
             "municipality": codes, "variant": "a", "share": 0.1, "share_lo": 0.05,

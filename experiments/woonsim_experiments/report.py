@@ -239,25 +239,24 @@ def _centroid(ring: np.ndarray) -> tuple[float, float]:
 
 def _callouts(ax, labels: dict[str, tuple[float, float, str]], box) -> None:
     """Labels beside the map, joined to their municipality by a line, so that they never
-    overlap: west of the map's middle on the left, the others on the right, each side in
-    the order of the municipalities from north to south, evenly spaced."""
+    overlap: the western half of the municipalities on the left, the others on the right,
+    each side in the order of the municipalities from north to south, evenly spaced."""
     x0, x1, y0, y1 = box
     w = x1 - x0
-    mid = (x0 + x1) / 2
-    for side, sign in ((lambda x: x < mid, -1), (lambda x: x >= mid, 1)):
-        items = sorted(
-            ((cy, cx, text) for cx, cy, text in labels.values() if side(cx)), reverse=True
-        )
+    points = sorted(labels.values())  # west to east
+    half = (len(points) + 1) // 2
+    for items, sign in ((points[:half], -1), (points[half:], 1)):
+        items = sorted(items, key=lambda p: -p[1])  # north to south
         n = len(items)
-        for i, (cy, cx, text) in enumerate(items):
-            y = y1 - (i + 0.5) * (y1 - y0) / n if n else cy
+        for i, (cx, cy, text) in enumerate(items):
+            y = y1 - (i + 0.5) * (y1 - y0) / n
             x = (x0 - 0.04 * w) if sign < 0 else (x1 + 0.04 * w)
             ax.annotate(
                 text, (cx, cy), xytext=(x, y), ha="right" if sign < 0 else "left",
                 va="center", fontsize=7,
                 arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.35"},
             )  # fmt: skip
-        ax.plot([c[1] for c in items], [c[0] for c in items], "o", ms=1.5, color="0.2")
+        ax.plot([p[0] for p in items], [p[1] for p in items], "o", ms=1.5, color="0.2")
     ax.set_xlim(x0 - 0.62 * w, x1 + 0.62 * w)
     ax.set_ylim(y0 - 0.02 * (y1 - y0), y1 + 0.02 * (y1 - y0))
 
@@ -524,7 +523,7 @@ def _sentences(t: dict[str, pd.DataFrame], experiment: dict) -> list[str]:
                     "the chance of reguliere woningzoekenden of being housed within 3 years "
                     "of starting to search"),
             _change(get("median search time if nobody gave up (Kaplan–Meier), regulier"),
-                    "their censored median search time"),
+                    "their censored median search time", 2),
             _change(get("reguliere woningzoekenden leaving unhoused per year"),
                     "the number who leave the lists unhoused each year", 0),
         ]  # fmt: skip
@@ -758,7 +757,8 @@ def _summary_html(head: pd.DataFrame, variants: list[str]) -> str:
     if not cols or not variants:
         return ""
     th = "".join(
-        f'<th><a href="#m-{m}">{_esc(label)}</a><br><small>change, {_esc(unit)}</small></th>'
+        f'<th><a href="#m-{m}">{_esc(label)}</a><br><small>'
+        f"{'ratio' if 'per letting' in unit else 'change'}, {_esc(unit)}</small></th>"
         for label, m, unit, _ in cols
     )
     body = []
@@ -880,8 +880,9 @@ def _calibration(exp: dict) -> str:
         if len(f):
             parts.append(f"{int(f['within'].sum())} of {len(f)} {word}")
     return (
-        f"Calibration: {region} is calibrated in steady state; at the fitted values the model "
-        f"is within tolerance on {' and '.join(parts)} (calibration_data/fits/fit_{region}.csv; "
+        f"Calibration: {region.capitalize()} is calibrated in steady state; at the fitted "
+        f"values the model is within tolerance on {' and '.join(parts)} "
+        f"(calibration_data/fits/fit_{region}.csv; "
         "what each miss means: calibration_data/FITS.md). This holds for the scenario as "
         "shipped: a variant that changes a fitted value leaves the fit."
     )
