@@ -106,9 +106,9 @@ def region(codes: list[str]) -> pd.DataFrame:
     unknown = [c for c in codes if c not in m.index]
     if unknown:
         near = near_municipalities(str(unknown[0]))
-        hint = f"; did you mean {' or '.join(near)}?" if near else ""
+        hint = f" (did you mean {' or '.join(near)}?)" if near else ""
         raise KeyError(
-            f"unknown municipality code(s): {', '.join(map(str, unknown))}{hint} {WHERE_CODES}"
+            f"unknown municipality code(s): {', '.join(map(str, unknown))}{hint}; {WHERE_CODES}"
         )
     return m.loc[codes].reset_index(drop=True)
 
