@@ -887,15 +887,21 @@ def _bad(**kw):
     return msg
 
 
+WHERE = (
+    "; `woonsim municipalities` lists every code with its name "
+    "(calibration_data/municipalities_2025.csv)"
+)
+
+
 def test_unknown_municipality_code():
     msg = _bad(municipalities=[MIDDEN_DELFLAND, "GM9999"])
-    assert msg == "municipalities: unknown municipality code(s): GM9999"
+    assert msg == "municipalities: unknown municipality code(s): GM9999" + WHERE
 
 
 def test_unknown_municipality_code_from_yaml():
     with pytest.raises(ScenarioError) as err:
         load_scenario(FIXTURES / "region_unknown_municipality.yaml")
-    assert str(err.value) == "municipalities: unknown municipality code(s): GM9999"
+    assert str(err.value) == "municipalities: unknown municipality code(s): GM9999" + WHERE
 
 
 @pytest.mark.parametrize(

@@ -150,7 +150,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario)  # bad input fails here, before heavy imports
     from woonsim.outputs import write_run
-    from woonsim.simulate import run
+    from woonsim.simulate import market_for
 
     out = (
         Path(args.out)
@@ -159,13 +159,74 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out: {out} exists and is not a directory")
-    result = run(scenario, args.seed)
+    result = run_with_progress(market_for(scenario, args.seed))
     written = write_run(result, out)
     # the summary just written (computing it again costs a quarter of a second)
     summary = json.loads((written / "summary.json").read_text(encoding="utf-8"))
     (_print_region if "region" in summary else _print_summary)(summary)
     files = ", ".join(sorted(p.name for p in written.iterdir()))
     print(f"wrote {out}: {files}")
+    return 0
+
+
+def run_with_progress(market, stream=None, every: float = 5.0):
+    """Run a market to its end, telling on stderr how far it is: a self-updating line on a
+    terminal, else a line every `every` simulated years. The result is that of
+    `market.run()`: the same events in the same order, in slices of a simulated year."""
+    spec = market.spec if hasattr(market, "spec") else None
+    if getattr(spec, "kind", None) != "region":
+        return market.run()  # a stylized market runs in about a second
+    stream = stream or sys.stderr
+    tty, t0, told = stream.isatty(), time.perf_counter(), 0.0
+    per_year = max(1, round(1 / market.dt))
+    burn, horizon = spec.burn_in_years, spec.horizon
+    while market.cycles_done < market.n_cycles:
+        market.advance(per_year)
+        t = market.cycles_done * market.dt
+        done = market.cycles_done == market.n_cycles
+        if not (tty or done or t >= told + every - 1e-9):
+            continue
+        told = t
+        elapsed = time.perf_counter() - t0
+        where = (
+            f"burn-in year {t:.0f} of {burn:g}"
+            if t <= burn + 1e-9
+            else f"year {spec.start_year + math.ceil(t - burn - 1e-9) - 1}"
+        )
+        line = (
+            f"woonsim run: {t:.0f} of {horizon:g} simulated years ({where}), "
+            f"{elapsed:.0f} s elapsed, ~{elapsed / t * (horizon - t):.0f} s left"
+        )
+        stream.write(("\r" + line + ("\n" if done else "")) if tty else line + "\n")
+        stream.flush()
+    return market.run()
+
+
+def cmd_municipalities(args: argparse.Namespace) -> int:
+    from woonsim.data import municipalities, near_municipalities
+
+    m = municipalities()
+    if args.query:
+        exact = {c.lower(): c for c in m["code"]} | {
+            n.lower(): c for c, n in zip(m["code"], m["name"], strict=True)
+        }
+        codes = []
+        for q in args.query:
+            hit = exact.get(q.strip().lower())
+            codes += [hit] if hit else [x.split(" ")[0] for x in near_municipalities(q, n=10)]
+        if not codes:
+            raise UsageError(f"no municipality like {' '.join(args.query)!r}")
+        m = m.set_index("code", drop=False).loc[list(dict.fromkeys(codes))]
+    lines = ["code\tname\tcorop_code\tcorop_name\tcorporation_dwellings_2025"]
+    lines += [
+        f"{r.code}\t{r.name}\t{r.corop_code}\t{r.corop_name}\t{r.corporation_2025}"
+        for r in m.itertuples()
+    ]
+    try:
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `woonsim municipalities | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
@@ -656,6 +717,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=_positive_int, default=0, help="root seed (default 0)")
     r.add_argument("--out", help="output directory (default results/SCENARIO/seed-N)")
     r.set_defaults(fn=cmd_run)
+
+    mu = sub.add_parser(
+        "municipalities", help="list the CBS municipality codes (GMxxxx) with their names"
+    )
+    mu.add_argument("query", nargs="*", help="names or codes to look up (near matches too)")
+    mu.set_defaults(fn=cmd_municipalities)
 
     v = sub.add_parser("validate", help="run the validation table V1-V5 against exact values")
     v.add_argument("--replications", "-R", type=_positive_int, default=10)

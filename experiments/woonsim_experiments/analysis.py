@@ -660,19 +660,25 @@ def _band(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def backlog(df: pd.DataFrame, experiment: dict) -> pd.DataFrame:
     """Backlogs over time per variant: households of each aandachtsgroep (and of all
     aandachtsgroepen) waiting at each year end, and the statushouder taakstelling backlog
-    (region and municipalities), as the mean over runs with its 95% band."""
+    (region and municipalities), as the mean over runs with its 95% band. The band of the
+    households waiting, a count, is clipped at 0 (`clipped` says where the t-interval went
+    below); the taakstelling backlog (task minus housed) is below 0 when ahead of the task."""
     groups = [*group_roles(experiment, df)["aandachtsgroepen"], "aandachtsgroepen"]
     waiting = (df["measure"] == "waiting_end_of_year") & df["group"].isin(groups)
     sub = df[(waiting & (df["municipality"] == "")) | (df["measure"] == "taakstelling_backlog")]
-    return _band(sub, KEYS)
+    out = _band(sub, KEYS)
+    clip = (out["measure"] == "waiting_end_of_year") & (out["lo"] < 0)
+    return out.assign(clipped=clip, lo=out["lo"].mask(clip, 0.0))
 
 
 def task_shares(df: pd.DataFrame, experiment: dict) -> pd.DataFrame:
     """Each municipality's share of the region's aandachtsgroep lettings (its part of the
     task; mean over runs with 95% band) against its fair share by population and by
-    corporation stock: differences in percentage points and ratios."""
+    corporation stock: differences in percentage points and ratios. The band is clipped
+    to [0, 1]: a share."""
     sub = df[df["measure"] == "share_of_aandachtsgroep_lettings"]
     share = _band(sub, ["municipality"])
+    share = share.assign(lo=share["lo"].clip(lower=0), hi=share["hi"].clip(upper=1))
     fair = (
         df[df["measure"].isin(["fair_share_population", "fair_share_social_stock"])]
         .groupby(["municipality", "measure"])["value"]
@@ -690,15 +696,18 @@ def task_shares(df: pd.DataFrame, experiment: dict) -> pd.DataFrame:
 
 def search_time_cdf(df: pd.DataFrame) -> pd.DataFrame:
     """The distribution of search time at letting per variant and group: the quantiles
-    `search_time_qXX` averaged over runs (region), as `quantile`, `search_time` (years)."""
+    `search_time_qXX` averaged over runs (region), as `quantile`, `search_time` (years),
+    with the 95% t-interval of that mean over runs (`lo` clipped at 0, `hi`)."""
     sub = df[df["measure"].str.startswith("search_time_q") & (df["municipality"] == "")]
     g = sub.groupby(["variant", "group", "measure"], sort=False)["value"].agg(
-        search_time="mean", n="count"
+        search_time="mean", n="count", sd="std"
     )
     g = g.reset_index()
+    hw = _tq(g["n"] - 1) * g["sd"].fillna(0) / np.sqrt(g["n"])
+    g = g.assign(lo=(g["search_time"] - hw).clip(lower=0), hi=g["search_time"] + hw)
     g["quantile"] = g["measure"].str.removeprefix("search_time_q").astype(int) / 100
     g = g.drop(columns="measure").sort_values(["variant", "group", "quantile"], kind="stable")
-    return _sorted(g[["variant", "group", "quantile", "search_time", "n"]], df)
+    return _sorted(g[["variant", "group", "quantile", "search_time", "lo", "hi", "n"]], df)
 
 
 CURVE = {  # measure -> (what, unit, scale): the displacement curve's panels

@@ -17,8 +17,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
+from pydantic import Field, ValidationError
 from scipy import optimize, stats
 
 from woonsim.errors import ScenarioError
@@ -26,9 +28,44 @@ from woonsim.measures import observe
 from woonsim.paths import get_path, set_path
 from woonsim.region.market import RegionalMarket
 from woonsim.scenario import parse_scenario
+from woonsim.spec import Spec, one_line
 from woonsim.yaml_loader import read_yaml
 
-__all__ = ["Parameter", "Target", "calibrate", "load_spec", "measure", "with_parameters"]
+__all__ = [
+    "CalibrationSpec",
+    "Parameter",
+    "Target",
+    "calibrate",
+    "load_spec",
+    "measure",
+    "with_parameters",
+]
+
+
+class FitHorizon(Spec):
+    """The horizon while fitting, in place of the scenario's."""
+
+    burn_in_years: Annotated[float, Field(ge=0)] | None = None  # burn-in while fitting
+    years: Annotated[float, Field(gt=0)] | None = None  # reported years while fitting
+
+
+class ParameterSpec(Spec):
+    """A scenario value to fit, by path (as in experiment files), within [low, high]."""
+
+    path: Annotated[str, Field(min_length=1)]  # e.g. flows.departure_rate
+    low: float  # lower bound of the search
+    high: float  # upper bound of the search (above low)
+
+
+class CalibrationSpec(Spec):
+    """A calibration spec (`woonsim calibrate FILE`): which region scenario to fit, to
+    which region's targets in calibration_data/targets.csv, over which parameters."""
+
+    scenario: Annotated[str, Field(min_length=1)]  # the region scenario, relative to this file
+    # the region whose targets (use fit or holdout) are fitted: haaglanden, amsterdam, ...
+    region: Annotated[str, Field(min_length=1)]
+    horizon: FitHorizon | None = None  # default: the scenario's own
+    parameters: list[ParameterSpec]  # the values to fit, with their search bounds
 
 
 @dataclass(frozen=True)
@@ -251,9 +288,10 @@ def load_spec(path) -> tuple[object, list[Parameter], list[Target], str]:
     spec = read_yaml(path)
     if not isinstance(spec, dict):
         raise ScenarioError(f"{path}: expected a mapping")
-    for key in ("scenario", "region", "parameters"):
-        if key not in spec:
-            raise ScenarioError(f"{path}: {key}: required key is missing")
+    try:
+        CalibrationSpec.model_validate(spec)
+    except ValidationError as err:
+        raise ScenarioError(f"{path}: {one_line(err)}") from None
     scenario = load_scenario(path.parent / spec["scenario"])
     horizon = spec.get("horizon") or {}
     if horizon:

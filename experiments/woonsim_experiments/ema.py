@@ -215,9 +215,15 @@ def _define_classes() -> None:
 
             for oname, (measure, group) in outcomes.items():
                 if measure not in MEASURES:
-                    raise ScenarioError(f"outcomes: {oname}: unknown measure {measure!r}")
+                    raise ScenarioError(
+                        f"outcomes: {oname}: unknown measure {measure!r} "
+                        f"(valid: {', '.join(MEASURES)})"
+                    )
                 if group not in groups:
-                    raise ScenarioError(f"outcomes: {oname}: unknown group {group!r}")
+                    valid = ", ".join(sorted(groups))
+                    raise ScenarioError(
+                        f"outcomes: {oname}: unknown group {group!r} (valid: {valid})"
+                    )
             self.outcome_specs = dict(outcomes)
             self.outcomes = [ema.ScalarOutcome(n) for n in self.outcome_specs]
             self.scenario_name = None

@@ -83,23 +83,23 @@ _DESIGN_KEY = zlib.crc32(b"design")
 class Horizon(Spec):
     """Override of the base scenario's burn-in and reporting years."""
 
-    burn_in_years: Annotated[float, Field(ge=0)] | None = None
-    years: Annotated[float, Field(gt=0)] | None = None
+    burn_in_years: Annotated[float, Field(ge=0)] | None = None  # null: the base scenario's
+    years: Annotated[float, Field(gt=0)] | None = None  # null: the base scenario's
 
 
 class Variant(Spec):
     """A policy variant: values set on the base scenario, by path."""
 
-    name: Name
-    set: dict[str, Any] = Field(default_factory=dict)
+    name: Name  # the variant's name, on the report
+    set: dict[str, Any] = Field(default_factory=dict)  # path -> value set on the base scenario
 
 
 class Uncertainty(Spec):
     """A scenario value that varies over the design points, within [low, high]."""
 
-    path: Name
-    low: float
-    high: float
+    path: Name  # the scenario value, by path
+    low: float  # lower end of its range
+    high: float  # upper end of its range
 
     @model_validator(mode="after")
     def _ordered(self) -> Uncertainty:
@@ -115,9 +115,9 @@ class Design(Spec):
     spaced values each, or `samples` points of a Latin hypercube (`lhs`) or a scrambled
     Sobol sequence (`sobol`, a power of 2), seeded from the experiment's root seed."""
 
-    kind: Literal["factorial", "lhs", "sobol"]
-    samples: Annotated[int, Field(ge=1)] | None = None
-    levels: Annotated[int, Field(ge=2)] | None = None
+    kind: Literal["factorial", "lhs", "sobol"]  # factorial grid, Latin hypercube or Sobol sequence
+    samples: Annotated[int, Field(ge=1)] | None = None  # points (lhs, sobol)
+    levels: Annotated[int, Field(ge=2)] | None = None  # values per uncertainty (factorial)
 
     @model_validator(mode="after")
     def _sizes(self) -> Design:
@@ -168,18 +168,21 @@ class ExperimentSpec(Spec):
     """An experiment file as written (see the module docstring), validated on its own;
     `parse_experiment` resolves it into an `Experiment`."""
 
-    name: Name
-    description: str = ""
-    base: Name
-    horizon: Horizon | None = None
-    replications: Annotated[int, Field(ge=1)]
-    root_seed: Annotated[int, Field(ge=0)]
-    paired: bool = True
-    baseline: Name
+    name: Name  # a label, on the report
+    description: str = ""  # what the experiment asks; shown on the report
+    base: Name  # the base scenario (region or national), relative to this file
+    horizon: Horizon | None = None  # override of the base scenario's burn-in and years
+    replications: Annotated[int, Field(ge=1)]  # paired replications per variant and design point
+    root_seed: Annotated[int, Field(ge=0)]  # every run's seed derives from it
+    paired: bool = True  # common random numbers across variants
+    baseline: Name  # the variant every other one is compared with
+    # policy variants: values set on the base scenario
     variants: list[Variant] = Field(default_factory=list)
+    # a full-factorial grid of extra variants: path -> values
     levers: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(default_factory=dict)
+    # values sampled per design point
     uncertainties: list[Uncertainty] = Field(default_factory=list)
-    design: Design | None = None
+    design: Design | None = None  # how the uncertainties are sampled
     # a national base only: run these regions of its membership (empty: every region)
     regions: list[str] = Field(default_factory=list)
 

@@ -66,15 +66,17 @@ NATIONAL_CHECKS = {
 class NationalScenario(Spec):
     """Every municipality in a regional market; paths are relative to the scenario file."""
 
-    kind: Literal["national"]
-    name: str
+    kind: Literal["national"]  # the scenario kind: `national`
+    name: str  # a label, written into every output
     defaults: str  # a region scenario whose parameters are the national defaults
     membership: str = "corop"  # "corop", or a CSV file with columns municipality,region
     # label -> region scenario file with fitted parameters
     calibrated: dict[str, str] = Field(default_factory=dict)
     # values set on the national defaults, by path as in calibration (flows.departure_rate)
     default_overrides: dict[str, float] = Field(default_factory=dict)
+    # null: each region the burn-in of its scenario
     burn_in_years: Annotated[float, Field(ge=0)] | None = None
+    # reported years; null: those of each region's scenario
     years: Annotated[float, Field(gt=0)] | None = None
     # a subset of the membership's regions to run (empty: all of them); the national
     # checks against CBS then do not apply

@@ -13,6 +13,7 @@ import html
 import json
 import math
 import sys
+import textwrap
 from functools import cache
 from pathlib import Path
 
@@ -27,11 +28,14 @@ from matplotlib.ticker import MaxNLocator
 
 from woonsim import __version__
 from woonsim.data import data_file
+from woonsim.errors import DataError
 from woonsim.files import write_atomically
+from woonsim.measures import REGISTRY
 from woonsim_experiments.analysis import (
     AGGREGATES,
     BACKLOG,
     CURVE,
+    compare,
     group_roles,
     load_results,
     run_metadata,
@@ -51,6 +55,32 @@ __all__ = [
 
 GEOJSON = "raw/geo_gemeenten_2025_rd/gemeenten_2025_rd.geojson"  # in calibration_data/
 DPI = 110
+
+# The main differences, in this order: (headline quantity, short label, the measure it
+# reads, the unit of its change). A ratio's "change" is the ratio itself.
+SUMMARY = [
+    ("share of lettings to aandachtsgroepen", "aandachtsgroepen's share of lettings",
+     "share_of_lettings", "pp"),
+    ("chance of being housed within 3 years of starting to search, regulier",
+     "regulier housed within 3 years of searching", "housed_within_3y_of_search", "pp"),
+    ("median search time if nobody gave up (Kaplan–Meier), regulier",
+     "regulier median search time (Kaplan–Meier)", "search_time_km_median", "months"),
+    ("mean search time up to 10 years if nobody gave up (Kaplan–Meier), regulier",
+     "regulier mean search time up to 10 years (Kaplan–Meier)", "search_time_km_rmst",
+     "months"),
+    ("reguliere woningzoekenden leaving unhoused per year", "regulier leaving unhoused",
+     "exits_without_housing_per_year", "households per year"),
+    ("starters' first homes lost per extra aandachtsgroep letting",
+     "starters' first homes lost per extra aandachtsgroep letting", "lettings_per_year",
+     "lettings per letting"),
+    (BACKLOG, "statushouder taakstelling backlog at the end", "taakstelling_backlog",
+     "households"),
+]  # fmt: skip
+# the measures every report shows, beside those of the summary
+PAGE_MEASURES = [
+    "search_time_q50", "waiting_end_of_year", "share_of_aandachtsgroep_lettings",
+    "fair_share_population", "window_stationary",
+]  # fmt: skip
 
 
 # --- formatting -------------------------------------------------------------------------
@@ -80,15 +110,23 @@ def _variant_styles(variants: list[str], baseline: str) -> dict[str, dict]:
     return styles
 
 
+def _lever_axis(curve: pd.DataFrame) -> str:
+    """The lever the displacement figure's x axis shows, or "" when it shows the variants
+    (no numeric lever, or one that does not tell the variants apart)."""
+    lever = curve["lever"].iloc[0] if len(curve) else ""
+    xs = curve.drop_duplicates("variant").set_index("variant")["lever_value"]
+    return lever if lever and xs.notna().all() and xs.is_unique else ""
+
+
 def _fig_displacement(curve: pd.DataFrame, variants: list[str]) -> Figure:
     """Change in the censored measures of regulier (the groups that are not
     aandachtsgroepen), its starters and doorstromers and each of its groups, against the
-    lever."""
+    lever, or per variant."""
     fig = Figure(figsize=(11, 4.2), layout="constrained")
     axes = fig.subplots(1, 2)
-    lever = curve["lever"].iloc[0] if len(curve) else ""
+    lever = _lever_axis(curve)
+    numeric = bool(lever)
     xs = curve.drop_duplicates("variant").set_index("variant")["lever_value"]
-    numeric = bool(lever) and xs.notna().all() and xs.is_unique
     pos = xs.to_dict() if numeric else {v: i for i, v in enumerate(variants)}
     groups = list(dict.fromkeys(curve["group"]))
     cmap = colormaps["tab10"]
@@ -112,11 +150,14 @@ def _fig_displacement(curve: pd.DataFrame, variants: list[str]) -> Figure:
                 )  # fmt: skip
         ax.axhline(0, color="grey", lw=0.8)
         if numeric:
-            ax.set_xlabel(lever)
+            ax.set_xlabel(f"{lever} (the variants' lever)")
         else:
             ax.set_xticks(range(len(variants)), variants, rotation=20, ha="right")
-        ax.set_ylabel(f"change from baseline ({unit})")
-        ax.set_title(f"Reguliere woningzoekenden: {title}")
+            ax.set_xlabel("policy variant")
+        ax.set_ylabel(f"change from baseline ({unit}), 95% interval")
+        ax.set_title(
+            "\n".join(textwrap.wrap(f"Reguliere woningzoekenden: {title}", 55)), fontsize=10
+        )
     axes[0].legend(fontsize=8)
     return fig
 
@@ -140,11 +181,16 @@ def _fig_cdf(cdf: pd.DataFrame, groups: list[str], styles: dict) -> Figure:
             sub = cdf[(cdf["group"] == group) & (cdf["variant"] == v)].dropna()
             if len(sub):
                 ax.plot(12 * sub["search_time"], sub["quantile"], label=v, **style)
+                if {"lo", "hi"} <= set(sub.columns):
+                    ax.fill_betweenx(
+                        sub["quantile"], 12 * sub["lo"], 12 * sub["hi"],
+                        color=style["color"], alpha=0.15, lw=0,
+                    )  # fmt: skip
         ax.set_title(group, fontsize=9)
         ax.set_xlabel("search time (months)", fontsize=8)
         ax.set_ylim(0, 1)
         ax.tick_params(labelsize=7)
-    fig.axes[0].set_ylabel("share of lettings within")
+    fig.axes[0].set_ylabel("share of lettings within (fraction)")
     fig.legend(*fig.axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=4)
     return fig
 
@@ -165,7 +211,9 @@ def _fig_backlog(bl: pd.DataFrame, panels: list[tuple[str, str, str]], styles: d
         ax.set_xlabel("year", fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))
         ax.xaxis.set_major_formatter("{x:g}")
-        ax.set_ylabel("households", fontsize=8)
+        ax.set_ylabel("households (mean, 95% band)", fontsize=8)
+        if measure == "waiting_end_of_year":
+            ax.set_ylim(bottom=0)  # a count; the taakstelling backlog is below 0 when ahead
         ax.tick_params(labelsize=7)
     fig.legend(*fig.axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=4)
     return fig
@@ -198,43 +246,135 @@ def _centroid(ring: np.ndarray) -> tuple[float, float]:
     return float(cx), float(cy)
 
 
+def _callouts(ax, labels: dict[str, tuple[float, float, str]], box) -> None:
+    """Labels beside the map, joined to their municipality by a line, so that they never
+    overlap: the western half of the municipalities on the left, the others on the right,
+    each side in the order of the municipalities from north to south, evenly spaced."""
+    x0, x1, y0, y1 = box
+    w = x1 - x0
+    points = sorted(labels.values())  # west to east
+    half = (len(points) + 1) // 2
+    for items, sign in ((points[:half], -1), (points[half:], 1)):
+        items = sorted(items, key=lambda p: -p[1])  # north to south
+        n = len(items)
+        for i, (cx, cy, text) in enumerate(items):
+            y = y1 - (i + 0.5) * (y1 - y0) / n
+            x = (x0 - 0.04 * w) if sign < 0 else (x1 + 0.04 * w)
+            ax.annotate(
+                text, (cx, cy), xytext=(x, y), ha="right" if sign < 0 else "left",
+                va="center", fontsize=7,
+                arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.35"},
+            )  # fmt: skip
+        ax.plot([p[0] for p in items], [p[1] for p in items], "o", ms=1.5, color="0.2")
+    ax.set_xlim(x0 - 0.62 * w, x1 + 0.62 * w)
+    ax.set_ylim(y0 - 0.02 * (y1 - y0), y1 + 0.02 * (y1 - y0))
+
+
+def _draw_map(ax, geo, codes, values: dict, norm, cmap, labels: dict, hatch=()) -> None:
+    """One panel: the municipalities coloured by `values` (grey: none), hatched where
+    `hatch` says, labelled by callouts."""
+
+    def colour(c):
+        x = values.get(c, np.nan)
+        return cmap(norm(x)) if math.isfinite(x) else (0.85, 0.85, 0.85, 1)
+
+    rings = [(c, r) for c in codes for r in geo[c][1]]
+    ax.add_collection(
+        PolyCollection(
+            [r for _, r in rings], facecolors=[colour(c) for c, _ in rings],
+            edgecolors="white", lw=0.6,
+        )
+    )  # fmt: skip
+    if hatch:
+        ax.add_collection(
+            PolyCollection(
+                [r for c, r in rings if c in hatch], facecolors="none", edgecolors="0.45",
+                hatch="////", lw=0,
+            )
+        )  # fmt: skip
+    pts = np.concatenate([r for _, r in rings])
+    box = (pts[:, 0].min(), pts[:, 0].max(), pts[:, 1].min(), pts[:, 1].max())
+    points = {c: (*_centroid(max(geo[c][1], key=len)), labels[c]) for c in codes}
+    _callouts(ax, points, box)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_axis_off()
+
+
 def _fig_map(share: pd.DataFrame, codes: list[str], variants: list[str], by: str) -> Figure:
-    """The municipalities coloured by share of the task minus fair share, per variant."""
+    """The municipalities coloured by share of the task minus fair share, per variant;
+    each label gives the difference and the 95% interval of the share."""
     geo = _boundaries()
     codes = [c for c in codes if c in geo]
     col = f"excess_pp_{by}"
     vmax = float(np.nanmax(np.abs(share[col]))) if len(share) else 0.0
     norm = Normalize(-(vmax or 1.0), vmax or 1.0)
     cmap = colormaps["RdBu_r"]
-    ncols = 3
-    fig = Figure(figsize=(4.2 * min(ncols, len(variants)), 3.8 * math.ceil(len(variants) / ncols)))
+    ncols = 2
+    fig = Figure(figsize=(6.4 * min(ncols, len(variants)), 3.6 * math.ceil(len(variants) / ncols)))
     fig.set_layout_engine("constrained")
     axes = _grid(fig, len(variants), ncols)
+    fair = f"fair_share_{by}"
     for ax, v in zip(axes, variants, strict=True):
-        values = share[share["variant"] == v].set_index("municipality")[col]
-        rings, colours = [], []
+        rows = share[share["variant"] == v].set_index("municipality")
+        values = rows[col].to_dict()
+        labels = {}
         for c in codes:
-            x = values.get(c, np.nan)
-            for ring in geo[c][1]:
-                rings.append(ring)
-                colours.append(cmap(norm(x)) if math.isfinite(x) else (0.85, 0.85, 0.85, 1))
-        ax.add_collection(PolyCollection(rings, facecolors=colours, edgecolors="white", lw=0.6))
-        for c in codes:
-            name, parts = geo[c]
-            cx, cy = _centroid(max(parts, key=len))
-            label = f"{name}\n{_num(values.get(c, np.nan), 1, True)} pp"
-            ax.annotate(
-                label, (cx, cy), ha="center", va="center", fontsize=7,
-                bbox={"boxstyle": "round", "fc": "white", "alpha": 0.7, "lw": 0},
-            )  # fmt: skip
-        ax.autoscale_view()
-        ax.set_aspect("equal")
-        ax.set_axis_off()
+            name = geo[c][0]
+            if c in rows.index and math.isfinite(rows.at[c, col]):
+                r = rows.loc[c]
+                lo, hi = 100 * (r["share_lo"] - r[fair]), 100 * (r["share_hi"] - r[fair])
+                labels[c] = (
+                    f"{name}\n{_num(r[col], 1, True)} pp "
+                    f"({_num(lo, 1, True)} to {_num(hi, 1, True)})"
+                )
+            else:
+                labels[c] = f"{name}\nno lettings"
+        _draw_map(ax, geo, codes, values, norm, cmap, labels)
         ax.set_title(v, fontsize=9)
     fig.colorbar(
         ScalarMappable(norm=norm, cmap=cmap),
         ax=list(axes),
         label=f"share of the task − fair share by {by.replace('_', ' ')} (pp)",
+        shrink=0.8,
+    )
+    return fig
+
+
+def _fig_map_change(change: pd.DataFrame, codes: list[str], variants: list[str]) -> Figure:
+    """Each variant's change from the baseline in every municipality's share of the
+    task (pp; paired difference with its 95% interval; hatched where the interval holds
+    zero)."""
+    geo = _boundaries()
+    codes = [c for c in codes if c in geo]
+    vmax = float(np.nanmax(np.abs(100 * change["diff"]))) if len(change) else 0.0
+    norm = Normalize(-(vmax or 1.0), vmax or 1.0)
+    cmap = colormaps["PuOr_r"]
+    ncols = 2
+    fig = Figure(figsize=(6.4 * min(ncols, len(variants)), 3.6 * math.ceil(len(variants) / ncols)))
+    fig.set_layout_engine("constrained")
+    axes = _grid(fig, len(variants), ncols)
+    for ax, v in zip(axes, variants, strict=True):
+        rows = change[change["variant"] == v].set_index("municipality")
+        values = (100 * rows["diff"]).to_dict()
+        labels, noise = {}, set()
+        for c in codes:
+            if c not in rows.index or not math.isfinite(rows.at[c, "diff"]):
+                labels[c] = f"{geo[c][0]}\nn/a"
+                continue
+            r = rows.loc[c]
+            lo, hi = 100 * r["lo"], 100 * r["hi"]
+            if not (lo > 0 or hi < 0):
+                noise.add(c)
+            labels[c] = (
+                f"{geo[c][0]}\n{_num(100 * r['diff'], 2, True)} pp "
+                f"({_num(lo, 2, True)} to {_num(hi, 2, True)})"
+            )
+        _draw_map(ax, geo, codes, values, norm, cmap, labels, hatch=noise)
+        ax.set_title(v, fontsize=9)
+    fig.colorbar(
+        ScalarMappable(norm=norm, cmap=cmap),
+        ax=list(axes),
+        label="change in the share of the task from the baseline (pp)",
         shrink=0.8,
     )
     return fig
@@ -398,7 +538,7 @@ def _sentences(t: dict[str, pd.DataFrame], experiment: dict) -> list[str]:
                     "the chance of reguliere woningzoekenden of being housed within 3 years "
                     "of starting to search"),
             _change(get("median search time if nobody gave up (Kaplan–Meier), regulier"),
-                    "their censored median search time"),
+                    "their censored median search time", 2),
             _change(get("reguliere woningzoekenden leaving unhoused per year"),
                     "the number who leave the lists unhoused each year", 0),
         ]  # fmt: skip
@@ -609,12 +749,192 @@ def _headline_html(head: pd.DataFrame) -> str:
     return shown.to_html(index=False, escape=True, border=0, classes="headline")
 
 
+def _summary_rows(head: pd.DataFrame) -> list[tuple]:
+    """(label, measure, unit, rows of the headline) of each summary quantity present, with
+    changes in the summary's unit (months for years)."""
+    out = []
+    for quantity, label, measure, unit in SUMMARY:
+        rows = head[head["quantity"] == quantity]
+        if not len(rows) or not rows["estimate"].notna().any():
+            continue
+        if measure == "search_time_km_rmst" and any(c[1] == "search_time_km_median" for c in out):
+            continue  # the mean up to 10 years stands in where medians do not pool
+        k = 12.0 if unit == "months" else 1.0
+        rows = rows.assign(estimate=k * rows["estimate"], lo=k * rows["lo"], hi=k * rows["hi"])
+        out.append((label, measure, unit, rows))
+    return out
+
+
+def _summary_html(head: pd.DataFrame, variants: list[str]) -> str:
+    """The main differences at a glance: one row per variant, one column per quantity, the
+    change from the baseline with its 95% interval and, beneath it, the levels."""
+    cols = _summary_rows(head)
+    if not cols or not variants:
+        return ""
+    th = "".join(
+        f'<th><a href="#m-{m}">{_esc(label)}</a><br><small>'
+        f"{'ratio' if 'per letting' in unit else 'change'}, {_esc(unit)}</small></th>"
+        for label, m, unit, _ in cols
+    )
+    body = []
+    for v in variants:
+        cells = []
+        for _, _, unit, rows in cols:
+            r = rows[rows["variant"] == v]
+            if not len(r):
+                cells.append("<td>–</td>")
+                continue
+            r = r.iloc[0]
+            digits = 0 if unit.startswith("households") else 2 if "per letting" in unit else 1
+            ci = (
+                f"{_num(r['lo'], digits, True)} to {_num(r['hi'], digits, True)}"
+                if math.isfinite(r["lo"])
+                else "no interval"
+            )
+            levels = ""
+            if math.isfinite(r["baseline"]) and math.isfinite(r["level"]):
+                pct = "%" if r["unit"] == "%" else ""
+                d = 0 if unit.startswith("households") else 1 if pct else 2
+                levels = (
+                    f"<br><small>{_num(r['baseline'], d)}{pct} → {_num(r['level'], d)}{pct}"
+                    f"{' years' if r['unit'] == 'years' else ''}</small>"
+                )
+            cells.append(f"<td><b>{_num(r['estimate'], digits, True)}</b> ({ci}){levels}</td>")
+        body.append(f"<tr><th>{_esc(v)}</th>{''.join(cells)}</tr>")
+    return (
+        '<table class="summary"><tr><th>variant</th>' + th + "</tr>" + "".join(body) + "</table>"
+        '<p class="caption">Change from the baseline with its 95% interval in brackets '
+        "(levels of the baseline → the variant beneath); a ratio is the ratio itself. Every "
+        'quantity, with the method of its interval: <a href="headline.csv">headline.csv</a>.'
+        "</p>"
+    )
+
+
+def _fig_summary(head: pd.DataFrame, variants: list[str], styles: dict) -> Figure | None:
+    """The main differences: one panel per summary quantity, each variant's change from the
+    baseline with its 95% interval."""
+    cols = _summary_rows(head)
+    if not cols or not variants:
+        return None
+    ncols = min(3, len(cols))
+    nrows = math.ceil(len(cols) / ncols)
+    height = 0.9 + 0.32 * len(variants)
+    fig = Figure(figsize=(4.0 * ncols, height * nrows + 0.3), layout="constrained")
+    for ax, (label, _, unit, rows) in zip(_grid(fig, len(cols), ncols), cols, strict=True):
+        for i, v in enumerate(variants):
+            r = rows[rows["variant"] == v]
+            if not len(r):
+                continue
+            r = r.iloc[0]
+            y = len(variants) - 1 - i
+            colour = styles.get(v, {}).get("color", "black")
+            if math.isfinite(r["lo"]):
+                err = [[r["estimate"] - r["lo"]], [r["hi"] - r["estimate"]]]
+                ax.errorbar(r["estimate"], y, xerr=err, fmt="o", color=colour, capsize=3)
+            else:
+                ax.plot(r["estimate"], y, "o", color=colour)
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set_yticks(range(len(variants)), list(reversed(variants)), fontsize=8)
+        ax.set_ylim(-0.6, len(variants) - 0.4)
+        ax.set_xlabel(f"change from baseline ({unit})" if "per letting" not in unit
+                      else f"ratio ({unit})", fontsize=8)  # fmt: skip
+        ax.set_title(label, fontsize=9, wrap=True)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+        ax.tick_params(axis="x", labelsize=7)
+    return fig
+
+
+def _period(exp: dict) -> str:
+    """The reported years and the warm-up, in words."""
+    base = exp.get("base_scenario") or {}
+    start, years, burn = base.get("start_year"), base.get("years"), base.get("burn_in_years")
+    if not isinstance(start, int) or not isinstance(years, int | float):
+        return ""
+    end = start + math.ceil(years) - 1
+    if exp.get("regions"):
+        warm = (
+            "each region first runs the burn-in of the scenario it takes its parameters "
+            "from (national defaults and Haaglanden 55 years, Amsterdam 70, Twente 40)"
+        )
+    else:
+        warm = (
+            f"after a warm-up (burn-in) of {burn:g} simulated years that is not reported "
+            "(chosen by MSER-5, docs/ODD.md §B1.2)"
+        )
+    text = f"Reported period: {start}–{end} ({years:g} years), {warm}."
+    if _introduced(exp):
+        text += f" The policies are introduced on 1 January {start} (quota.start: window)."
+    return text
+
+
+def _calibration(exp: dict) -> str:
+    """The calibration status of the region the experiment runs on."""
+    if exp.get("regions"):
+        labels = [r.get("parameters", "") for r in exp["regions"].values()]
+        own = [x for x in labels if str(x).startswith("calibrated")]
+        return (
+            f"Calibration: {len(labels) - len(own)} of {len(labels)} regions run on the "
+            "national defaults (Haaglanden's behaviour, the departure rate fitted to CBS's "
+            "national lettings), so differences between them come from their stock and "
+            "households, not from fitted local behaviour; the others take a calibrated "
+            "region's parameters (calibration_data/FITS.md)."
+        )
+    region = Path(str(exp.get("base", ""))).stem
+    try:
+        with data_file(f"fits/fit_{region}.csv").open("rb") as fh:
+            fit = pd.read_csv(fh)
+    except DataError:
+        return (
+            f"Calibration: the base scenario ({_esc(exp.get('base', '?'))}) has no fit of its "
+            "own: its fitted values are those of the file it was copied from (the tags "
+            "[fitted] and [transfer] in the file; README, Your own region)."
+        )
+    parts = []
+    for use, word in (("fit", "fit targets"), ("holdout", "holdouts")):
+        f = fit[fit["use"] == use]
+        if len(f):
+            parts.append(f"{int(f['within'].sum())} of {len(f)} {word}")
+    return (
+        f"Calibration: {region.capitalize()} is calibrated in steady state; at the fitted "
+        f"values the model is within tolerance on {' and '.join(parts)} "
+        f"(calibration_data/fits/fit_{region}.csv; "
+        "what each miss means: calibration_data/FITS.md). This holds for the scenario as "
+        "shipped: a variant that changes a fitted value leaves the fit."
+    )
+
+
+def _measures_html(names: list[str]) -> str:
+    """What the measures on the page mean, each with its definition's anchor."""
+    rows = []
+    for name in dict.fromkeys(names):
+        m = REGISTRY.get(name)
+        if m is None:
+            continue
+        rows.append(
+            f'<tr id="m-{name}"><td><code>{name}</code></td><td>{_esc(m.unit)}</td>'
+            f"<td>{_esc(m.description)}</td><td>docs/measures.md#{name}</td></tr>"
+        )
+    return (
+        "<h2>What the measures mean</h2><p>The measures this page reports, as woonsim "
+        "defines them (<code>woonsim.measures</code>; every measure and output column in "
+        "docs/measures.md, each at its anchor). Groups: <b>regulier</b> are the groups that "
+        "are not aandachtsgroepen, <b>regulier_first_home</b> its starters, "
+        "<b>regulier_move</b> its doorstromers. Censored measures count those who give up as "
+        "not housed and those still waiting as censored (woonsim.survival).</p>"
+        "<table><tr><th>measure</th><th>unit</th><th>definition</th><th>in the docs</th>"
+        f"</tr>{''.join(rows)}</table>"
+    )
+
+
 # --- the report -------------------------------------------------------------------------
 CSS = """
 body { font-family: sans-serif; max-width: 1150px; margin: 2em auto; color: #222; }
 img { max-width: 100%; border: 1px solid #ddd; }
 table.headline { border-collapse: collapse; font-size: 0.9em; }
 table.headline td, table.headline th { padding: 3px 8px; border-bottom: 1px solid #ddd; }
+table.summary { border-collapse: collapse; font-size: 0.9em; }
+table.summary td, table.summary th { padding: 4px 8px; border: 1px solid #ddd; text-align: left; }
+.about { background: #f6f6f6; padding: 0.5em 1em; }
 footer { margin-top: 3em; font-size: 0.85em; color: #555; border-top: 1px solid #ccc; }
 .caption { font-size: 0.9em; color: #444; }
 """
@@ -649,8 +969,13 @@ def _write_report(out: Path, results_dir: Path, df: pd.DataFrame, exp: dict) -> 
     present = set(df["group"])
     figures = []  # (title, png, csv files, caption)
 
+    others = [v for v in variants if v != baseline]
+    summary = _fig_summary(t["headline"], others, styles)
+    if summary is not None:
+        _save(summary, out / "main_differences.png")
+
     curve = t["displacement_curve"]
-    lever = curve["lever"].iloc[0] if len(curve) and curve["lever"].iloc[0] else None
+    lever = _lever_axis(curve)  # the caption names the lever only if the axis shows it
     if len(t["differences"]):  # none when the baseline is the only variant
         _save(_fig_displacement(curve, variants), out / "displacement.png")
     figures.extend(
@@ -671,8 +996,13 @@ def _write_report(out: Path, results_dir: Path, df: pd.DataFrame, exp: dict) -> 
                 )
                 + " search time (regulier, its starters "
                 "(regulier_first_home) and doorstromers (regulier_move), and each of its groups), "
-                f"{'against ' + lever if lever else 'per variant'}"
-                f"; band: 95% interval of the difference ({t['differences']['method'].iloc[0]}).",
+                + (
+                    f", against {lever} (x axis)"
+                    if lever
+                    else ", per variant (x axis: the variants)"
+                )
+                + f"; band or bar: 95% interval of the difference "
+                f"({t['differences']['method'].iloc[0]}).",
             )
         ]
     )
@@ -689,8 +1019,9 @@ def _write_report(out: Path, results_dir: Path, df: pd.DataFrame, exp: dict) -> 
                 "waiting_cdf.png",
                 ["search_time_cdf.csv"],
                 "Distribution of the search time at letting per group (quantiles 5%-95%, "
-                "averaged over replications), baseline (black) and each variant. These are "
-                "the times of the seekers who were housed only.",
+                "averaged over replications, with the 95% interval of that mean as a band), "
+                "baseline (black) and each variant. These are the times of the seekers who "
+                "were housed only.",
             )
         )
 
@@ -713,7 +1044,15 @@ def _write_report(out: Path, results_dir: Path, df: pd.DataFrame, exp: dict) -> 
                 ["backlog.csv"],
                 "Households of each aandachtsgroep waiting (on a list or in reception) at each "
                 "year end, and the statushouder taakstelling backlog (households); mean over "
-                "runs with its 95% band.",
+                "runs with its 95% band (a t-interval; for the households waiting, a count, "
+                "clipped at 0"
+                + (
+                    ", where it would reach below 0"
+                    if bl["clipped"].any()
+                    else ", which no band reached here"
+                )
+                + "). The taakstelling backlog is the task minus those housed, carried over: "
+                "below 0 where a municipality is ahead of its task.",
             )
         )
 
@@ -732,12 +1071,41 @@ def _write_report(out: Path, results_dir: Path, df: pd.DataFrame, exp: dict) -> 
                 ["task_share.csv"],
                 "Each municipality's share of the region's lettings to aandachtsgroepen minus "
                 f"its fair share by {by.replace('_', ' ')}, in percentage points (red: more "
-                "than its fair share). Boundaries: CBS 2025, simplified (RD New).",
+                "than its fair share); in brackets the 95% interval over replications. "
+                "Boundaries: CBS 2025, simplified (RD New).",
             )
         )
+        change = _task_change(df, exp)
+        if len(change):
+            change.to_csv(out / "task_share_change.csv", index=False)
+            _save(
+                _fig_map_change(change, codes, [v for v in variants if v != baseline]),
+                out / "task_map_change.png",
+            )
+            figures.append(
+                (
+                    "How each variant moves the task",
+                    "task_map_change.png",
+                    ["task_share_change.csv"],
+                    "Each variant's change from the baseline in each municipality's share of "
+                    "the region's lettings to aandachtsgroepen, in percentage points, with "
+                    "its 95% interval (paired over replications) in brackets; hatched where "
+                    "the interval holds zero.",
+                )
+            )
 
-    html_text = _page(results_dir, df, exp, t, figures)
+    html_text = _page(results_dir, df, exp, t, figures, summary is not None)
     (out / "index.html").write_text(html_text, encoding="utf-8")
+
+
+def _task_change(df: pd.DataFrame, exp: dict) -> pd.DataFrame:
+    """Each variant's paired difference from the baseline in each municipality's share of
+    the region's aandachtsgroep lettings, with its 95% interval."""
+    sub = df[(df["measure"] == "share_of_aandachtsgroep_lettings") & (df["municipality"] != "")]
+    if not len(sub) or sub["variant"].nunique() < 2:
+        return pd.DataFrame()
+    c = compare(sub, exp["baseline"], bool(exp.get("paired", True)))
+    return c[["municipality", "variant", "diff", "lo", "hi", "method"]]
 
 
 def _incomplete(exp: dict) -> str:
@@ -752,7 +1120,14 @@ def _incomplete(exp: dict) -> str:
     )
 
 
-def _page(results_dir: Path, df: pd.DataFrame, exp: dict, t: dict, figures: list) -> str:
+def _page(
+    results_dir: Path,
+    df: pd.DataFrame,
+    exp: dict,
+    t: dict,
+    figures: list,
+    figures_first: bool = False,
+) -> str:
     meta = run_metadata(results_dir)
     version = exp.get("version") or meta.get("version") or __version__
     n_runs = df.loc[df["municipality"] == "", "run"].nunique()
@@ -763,19 +1138,38 @@ def _page(results_dir: Path, df: pd.DataFrame, exp: dict, t: dict, figures: list
         if paired
         else "Welch t-intervals (the experiment was run without common random numbers)"
     )
+    others = [v for v in t["variants"]["variant"] if v != exp["baseline"]]
+    about = [exp.get("description", ""), _period(exp), _calibration(exp)]
     body = [
         f"<h1>{_esc(exp['name'])}</h1>",
         *(f'<p class="warning"><b>{_esc(w)}</b></p>' for w in [_incomplete(exp)] if w),
-        f"<p>{_esc(_stationarity(df, exp))}</p>",
+        '<div class="about">',
+        *(f"<p>{_esc(a)}</p>" for a in about if a),
         f"<p>{len(t['variants'])} variants against the baseline <b>{_esc(exp['baseline'])}</b>"
         f", {_esc(exp.get('replications', '?'))} replications, {n_points} design point(s), "
-        f"{n_runs} runs. Intervals are 95% {method}; ratios use the delta method.</p>",
+        f"{n_runs} runs. Intervals are 95% {method}; ratios use the delta method. What the "
+        'measures mean: <a href="#measures">below</a>.</p>',
+        "</div>",
         "<h2>Main differences</h2>",
+        _summary_html(t["headline"], others),
+        *(
+            [
+                '<img src="main_differences.png" alt="Main differences">',
+                '<p class="caption">Each variant\'s change from the baseline (point) with its '
+                "95% interval (bar), in the unit under each panel; the grey line is no "
+                'change. Data: <a href="headline.csv">headline.csv</a>.</p>',
+            ]
+            if figures_first
+            else []
+        ),
+        "<h3>In words</h3>",
         *(f"<p>{_esc(s)}</p>" for s in _sentences(t, exp)),
+        f"<p>{_esc(_stationarity(df, exp))}</p>",
+        "<details><summary>Every headline quantity</summary>",
         _headline_html(t["headline"]),
         '<p class="caption">Table: <a href="headline.csv">headline.csv</a>; all differences: '
         '<a href="differences.csv">differences.csv</a>; ratios: <a href="ratios.csv">'
-        "ratios.csv</a>.</p>",
+        "ratios.csv</a>.</p></details>",
         _who_fills_html(t["who_fills"]),
     ]
     if "regions" in t:
@@ -788,6 +1182,8 @@ def _page(results_dir: Path, df: pd.DataFrame, exp: dict, t: dict, figures: list
             f'<img src="{_esc(png)}" alt="{_esc(title)}">',
             f'<p class="caption">{_esc(caption)} Data: {links}.</p>',
         ]
+    shown = [m for _, _, m, _ in SUMMARY] + list(CURVE) + PAGE_MEASURES
+    body.append('<div id="measures">' + _measures_html(shown) + "</div>")
     body.append(
         "<footer>"
         f"Experiment <b>{_esc(exp['name'])}</b> · sha256 {_esc(exp.get('sha256', 'n/a'))} · "

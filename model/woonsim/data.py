@@ -9,8 +9,10 @@ without the repository.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
+import re
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -25,9 +27,17 @@ __all__ = [
     "data_file",
     "municipalities",
     "national_totals",
+    "near_municipalities",
     "region",
     "taakstelling",
 ]
+
+# names in common use that differ from CBS's official ones
+ALIASES = {"den haag": "GM0518", "the hague": "GM0518", "den bosch": "GM0796"}
+WHERE_CODES = (
+    "`woonsim municipalities` lists every code with its name "
+    "(calibration_data/municipalities_2025.csv)"
+)
 
 
 def data_file(name: str) -> Traversable:
@@ -95,5 +105,36 @@ def region(codes: list[str]) -> pd.DataFrame:
     m = _municipalities().set_index("code", drop=False)
     unknown = [c for c in codes if c not in m.index]
     if unknown:
-        raise KeyError(f"unknown municipality code(s): {', '.join(map(str, unknown))}")
+        near = near_municipalities(str(unknown[0]))
+        hint = f" (did you mean {' or '.join(near)}?)" if near else ""
+        raise KeyError(
+            f"unknown municipality code(s): {', '.join(map(str, unknown))}{hint}; {WHERE_CODES}"
+        )
     return m.loc[codes].reset_index(drop=True)
+
+
+def near_municipalities(text: str, n: int = 3) -> list[str]:
+    """Up to `n` municipalities near a mistyped code or a name, as "GMxxxx (name)":
+    "GM0519", "GM518", "Den Haag" and "'s-Gravenhage" all give GM0518 ('s-Gravenhage)."""
+    m = _municipalities()
+    names = dict(zip(m["code"], m["name"], strict=True))
+    key = text.strip().lower()
+    digits = re.sub(r"\D", "", key)
+    if re.fullmatch(r"(gm)?\s*\d{1,4}", key):  # a code: one digit off, then the nearest
+        target = digits.zfill(4)
+
+        def off(c: str) -> int:
+            return sum(a != b for a, b in zip(c[2:], target, strict=True))
+
+        hits = sorted(
+            (c for c in names if off(c) <= 1), key=lambda c: abs(int(c[2:]) - int(target))
+        )
+    else:  # a name: an alias, then names that start with it or contain it, else near ones
+        lower = {code: name.lower() for code, name in names.items()}
+        hits = [ALIASES[key]] if key in ALIASES else []
+        hits += [c for c, x in lower.items() if x == key or x.startswith(key + " ")]
+        hits += [c for c, x in lower.items() if key and key in x]
+        if not hits:
+            by_name = {x: c for c, x in lower.items()}
+            hits = [by_name[x] for x in difflib.get_close_matches(key, list(by_name), n, 0.6)]
+    return [f"{c} ({names[c]})" for c in dict.fromkeys(hits)][:n]

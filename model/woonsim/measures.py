@@ -453,7 +453,7 @@ def observe(
     def selected(g: str) -> np.ndarray:
         sets = group_sets(m.spec.group_names, m.seekers.group, m.seekers.aandacht)
         if g not in sets:
-            raise ScenarioError(f"targets: unknown group {g!r}")
+            raise ScenarioError(f"targets: unknown group {g!r} (valid: {', '.join(sets)})")
         return sets[g]
 
     region = result.summary()["region"] if not area else {}
@@ -548,7 +548,8 @@ def describe() -> str:
     for m in REGISTRY.values():
         target = ("yes, per area too" if m.per_area else "yes") if m.target else ""
         table = "yes" if m.table else ""
-        lines.append(f"| `{m.name}` | {m.unit} | {m.description} | {table} | {target} |")
+        anchor = f'<a id="{m.name}"></a>'  # the report links to each measure
+        lines.append(f"| {anchor}`{m.name}` | {m.unit} | {m.description} | {table} | {target} |")
     lines += [
         "",
         "## Measures of a stylized run",

@@ -49,7 +49,11 @@ def locate(d: dict, path: str, obj=None) -> list[tuple[dict, str, Any, str]]:
                     if isinstance(g, dict) and g.get("name") == name
                 ]
                 if not hits:
-                    raise ScenarioError(f"{path}: no group named {name!r}")
+                    known = [g.get("name") for n, _, _ in nodes for g in n.get("groups") or []]
+                    raise ScenarioError(
+                        f"{path}: no group named {name!r} (the groups: "
+                        f"{', '.join(map(str, dict.fromkeys(known)))})"
+                    )
                 found += hits
             nodes = found
         elif all(isinstance(n.get(part), dict) for n, _, _ in nodes):

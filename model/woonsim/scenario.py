@@ -37,7 +37,7 @@ def parse_scenario(data: Any):
     try:
         scenario = cls.model_validate(data)
     except ValidationError as err:
-        raise ScenarioError(one_line(err)) from None
+        raise ScenarioError(one_line(err) + _code_hint(err)) from None
     if kind == "region":
         from woonsim.data import region  # pandas: only once a region needs its data
 
@@ -46,6 +46,17 @@ def parse_scenario(data: Any):
         except KeyError as err:
             raise ScenarioError(f"municipalities: {err.args[0]}") from None
     return scenario
+
+
+def _code_hint(err: ValidationError) -> str:
+    """Where to find municipality codes, when a name or a malformed code was given."""
+    e = err.errors(include_url=False)[0]
+    if e["type"] != "string_pattern_mismatch" or "GM" not in str(e["ctx"].get("pattern")):
+        return ""
+    from woonsim.data import WHERE_CODES, near_municipalities
+
+    near = near_municipalities(str(e["input"]))
+    return f"; a CBS code GMxxxx{', perhaps ' + ' or '.join(near) if near else ''}. {WHERE_CODES}"
 
 
 def load_scenario(path: str | Path):

@@ -33,9 +33,9 @@ class Measure(Spec):
     """Measurement protocol: the cohort arrives in [warmup, warmup + window]; the
     run continues for `tail` more time units so that the cohort can leave."""
 
-    warmup: NonNegative
-    window: Positive
-    tail: NonNegative
+    warmup: NonNegative  # cohort arrivals start at this time
+    window: Positive  # cohort arrivals end after this long
+    tail: NonNegative  # time after the window in which the cohort can leave
 
     @property
     def end(self) -> float:

@@ -33,7 +33,8 @@ class Stock(Spec):
     grens), free (above).
     """
 
-    size_mix: Mix3 = [0.30, 0.40, 0.30]
+    size_mix: Mix3 = [0.30, 0.40, 0.30]  # shares small / medium / large; add up to 1
+    # shares of the five rent classes; add up to 1
     rent_mix: Mix5 = [0.10, 0.45, 0.10, 0.253, 0.097]
     youth_label_share: Share = 0.10  # of small dwellings: only for seekers under 23
     senior_label_share: Share = 0.15  # of small and medium dwellings: only for 55+
@@ -44,15 +45,17 @@ class Flows(Spec):
 
     departure_rate: Annotated[float, Field(ge=0, le=1)] = 0.055  # sitting tenants leaving, /yr
     demolition_rate: Annotated[float, Field(ge=0, le=0.2)] = 0.003  # share of stock per year
-    sale_rate: Annotated[float, Field(ge=0, le=0.2)] = 0.002
+    sale_rate: Annotated[float, Field(ge=0, le=0.2)] = 0.002  # share of stock sold per year
     notice_weeks: NonNeg = 4.0  # a doorstromer's old dwelling frees this long after letting
 
 
 class Construction(Spec):
     """Building programme: completions per year per 1,000 dwellings, with a social share."""
 
-    per_1000_dwellings: NonNeg = 8.0
+    per_1000_dwellings: NonNeg = 8.0  # completions per year per 1,000 dwellings
+    # social share of completions: one, or per municipality (CBS code)
     social_share: Share | dict[Code, Share] = 0.30
+    # spread social completions as the volume, or toward 30%
     social_distribution: Literal["as_volume", "toward_30"] = "as_volume"
     capacity: NonNeg | None = None  # randvoorwaarde: max completions per year in the region
     social_budget: NonNeg | None = None  # randvoorwaarde: max social completions per year
@@ -70,16 +73,18 @@ class Household(Spec):
 class GroupSpec(Spec):
     """A seeker group and its route into a dwelling."""
 
+    # the group's name (used in paths: groups[NAME].accept)
     name: Annotated[str, Field(min_length=1)]
+    # route: regular (adverts), urgent, statushouder, contingent
     kind: Literal["regular", "urgent", "statushouder", "contingent"] = "regular"
-    aandachtsgroep: bool = False
+    aandachtsgroep: bool = False  # counts toward the norm for aandachtsgroepen
     inflow_per_1000_households: NonNeg = 0.0  # active seekers starting per year
     # the group's own channel (campus and youth contracts, employer housing, units that
     # are not self-contained), outside the corporations' self-contained stock: dwellings
     # per year per 1,000 households; the group's inflow beyond it searches the adverts
     own_channel_per_1000_households: NonNeg = 0.0
-    household: Household = Household()
-    patience_years: Pos | None = 5.0
+    household: Household = Household()  # household-size, income and age mix
+    patience_years: Pos | None = 5.0  # mean of an exponential time until giving up; null: never
     registration_lead_years: NonNeg = 3.0  # mean registration time before searching
     leaves_vacancy: Share = 0.0  # P(previous home is a corporation dwelling in the region)
     weekly_activity: Share = 0.3  # P(reacting in a given week)
@@ -102,16 +107,17 @@ class Choice(Spec):
     last) - `decline_per_year` x years searching. A share `sincere_share` of households
     ignores the chance and reacts to the adverts it likes best."""
 
-    own_municipality: float = 1.5
-    attractiveness: dict[Code, float] = {}
-    rooms: float = 0.3
-    rent: float = -0.2
-    new_build: float = 0.5
-    quality_sd: NonNeg = 1.0
+    own_municipality: float = 1.5  # utility of a dwelling in the household's own municipality
+    attractiveness: dict[Code, float] = {}  # utility of each municipality's dwellings, by CBS code
+    rooms: float = 0.3  # utility per size class
+    rent: float = -0.2  # utility per rent class (negative: cheaper is better)
+    new_build: float = 0.5  # utility of a first letting of a new dwelling
+    quality_sd: NonNeg = 1.0  # sd of a dwelling's own quality
+    # weight of the log chance of the shown rank
     strategic: Annotated[float, Field(ge=0, le=1)] = 1.0
-    seniority: float = 1.0
-    decline_per_year: NonNeg = 0.5
-    rank_bins: Annotated[int, Field(ge=1, le=20)] = 5
+    seniority: float = 1.0  # raises the reservation of the first in the queue
+    decline_per_year: NonNeg = 0.5  # the reservation falls by this per year searching
+    rank_bins: Annotated[int, Field(ge=1, le=20)] = 5  # classes of the rank shown on an advert
     # share of households who react sincerely, to the adverts they like best, ignoring
     # their chance (the others weigh it by `strategic`); Pathak & Sonmez (2008)
     sincere_share: Share = 0.0
@@ -124,8 +130,8 @@ class Urgency(Spec):
     approval_share: Share = 1.0  # lever: share of applicants who qualify
     # granted only after searching this long without success (Den Haag: 3 months)
     pre_search_weeks: NonNeg = 0.0
-    search_weeks: Pos = 26.0
-    binding_accept: Share = 0.9
+    search_weeks: Pos = 26.0  # how long the urgency priority holds
+    binding_accept: Share = 0.9  # P(accepting the binding offer)
     # where the priority holds: on every advert, or (zoekprofiel) in the own municipality
     profile: Literal["everywhere", "own_municipality"] = "everywhere"
 
@@ -133,12 +139,12 @@ class Urgency(Spec):
 class Statushouders(Spec):
     """Half-yearly national taakstelling (persons), split over municipalities."""
 
-    national_per_halfyear: NonNeg = 13000.0
-    persons_per_household: Pos = 1.9
+    national_per_halfyear: NonNeg = 13000.0  # the national taakstelling, persons per half-year
+    persons_per_household: Pos = 1.9  # to convert the task in persons into households
     # after COA links a household, the municipality needs this long to match it to a
     # dwelling (viewing, contract, furnishing) before it can be placed
     matching_weeks: NonNeg = 0.0
-    national_population: Pos = 17942942.0
+    national_population: Pos = 17942942.0  # the denominator of each municipality's population share
 
 
 class Quota(Spec):
@@ -155,12 +161,16 @@ class Quota(Spec):
     municipalities (with `scope: region`, the regions) whose share of lettings to
     aandachtsgroepen in the last burn-in year was below the norm's share."""
 
-    share: Share | dict[Code, Share] = 0.0
+    share: Share | dict[Code, Share] = 0.0  # the norm's share: one, or per municipality (CBS code)
+    # none, floor (at least), cap (at most), or ring_fenced
     mode: Literal["none", "floor", "cap", "ring_fenced"] = "none"
+    # a share of lettings (the norm) or of vacancies designated
     basis: Literal["vacancies", "lettings"] = "vacancies"
     # a lettings norm counted per municipality, or over the region's lettings as a whole
     scope: Literal["municipality", "region"] = "municipality"
+    # in force from the burn-in, or introduced at its end
     start: Literal["burn_in", "window"] = "burn_in"
+    # every municipality, or only those below the norm (lagging)
     applies_to: Literal["all", "lagging"] = "all"
 
     @model_validator(mode="after")
@@ -179,45 +189,56 @@ class Quota(Spec):
 
 
 class AllocationSpec(Spec):
-    cycle_weeks: Annotated[int, Field(ge=1, le=13)] = 1
+    cycle_weeks: Annotated[int, Field(ge=1, le=13)] = 1  # length of an advert cycle
+    # adverts a seeker may react to per week
     reactions_per_week: Annotated[int, Field(ge=1, le=5)] = 2
     own_municipality_weight: Pos = 3.0  # preference for adverts in one's own municipality
-    lottery_share: Share = 0.10
+    lottery_share: Share = 0.10  # share of adverts let by lottery
+    # order of candidates: registration time, or points (Amsterdam)
     ranking: Literal["registration", "points"] = "registration"
+    # share of adverts with priority for the own municipality
     local_binding_share: Annotated[float, Field(ge=0, le=0.5)] = 0.25
     relax_after_weeks: NonNeg = 8.0  # unlet that long: size and age-label rules lapse
     # unlet that long: let outside the lists (direct te huur, to a household not on the
     # region's lists), occupied from then on; None keeps it advertised (an ASSUMPTION)
     withdraw_after_weeks: Pos | None = 26.0
+    # refusals after which a seeker is blocked
     refusals_before_block: Annotated[int, Field(ge=1)] = 3
-    block_weeks: NonNeg = 13.0
-    quota: Quota = Quota()
+    block_weeks: NonNeg = 13.0  # how long a blocked seeker may not react
+    quota: Quota = Quota()  # the norm for aandachtsgroepen (a policy lever)
+    # the key that splits the statushouder task over municipalities
     task_distribution: Literal["population", "social_stock", "toward_30"] = "population"
     # dwellings per year for contingent groups: per 1,000 corporation dwellings, or a
     # fixed number per municipality (a mapping by CBS code) when given
     contingent_per_1000_social: NonNeg = 2.0
+    # dwellings per year for contingent groups, per CBS code
     contingent_dwellings: dict[Code, NonNeg] | None = None
     staff_capacity_per_1000_social: NonNeg | None = None  # max direct placements per year
-    urgency: Urgency = Urgency()
+    urgency: Urgency = Urgency()  # the urgency route (urgentieverklaring)
 
 
 class RegionScenario(Spec):
     """A woningmarktregio: municipalities by CBS code, levers and behaviour."""
 
-    kind: Literal["region"]
-    name: Annotated[str, Field(min_length=1)]
+    kind: Literal["region"]  # the scenario kind: `region`, the Dutch model
+    name: Annotated[str, Field(min_length=1)]  # a label, written into every output
+    # CBS codes (GMxxxx) of the region's municipalities: `woonsim municipalities`
     municipalities: Annotated[list[Code], Field(min_length=1)]
+    # calendar year of the first reported year
     start_year: Annotated[int, Field(ge=2025, le=2100)] = 2025
+    # simulated years before start_year, not reported (docs/ODD.md §B1.2)
     burn_in_years: NonNeg = 5.0
-    years: Pos = 20.0
+    years: Pos = 20.0  # reported years from start_year
     measure: Measure | None = None  # default: cohort of the first years - 5, tail 5
-    stock: Stock = Stock()
-    flows: Flows = Flows()
-    construction: Construction = Construction()
-    allocation: AllocationSpec = AllocationSpec()
-    statushouders: Statushouders = Statushouders()
+    stock: Stock = Stock()  # the corporation stock's segments
+    flows: Flows = Flows()  # departures, demolition and sales of the stock
+    construction: Construction = Construction()  # the building programme
+    allocation: AllocationSpec = AllocationSpec()  # the allocation rules and policy levers
+    statushouders: Statushouders = Statushouders()  # the statushouder taakstelling
+    # extra share of starters' inflow if the norm goes
     kostendelersnorm_extra_households: Annotated[float, Field(ge=0, le=1)] = 0.0
     choice: Choice | None = None  # None: fixed reaction weights and acceptance chances
+    # the seeker groups, each with its route
     groups: Annotated[list[GroupSpec], Field(min_length=1)]
 
     @model_validator(mode="after")

@@ -14,7 +14,7 @@ __all__ = ["Allocation", "Group", "Quota", "StylizedScenario", "Vacancies"]
 class Vacancies(Spec):
     """Vacancies arrive as a Poisson process with `rate` per time unit."""
 
-    rate: NonNegative
+    rate: NonNegative  # vacancies per time unit (Poisson)
 
 
 class Quota(Spec):
@@ -22,9 +22,9 @@ class Quota(Spec):
     `groups`, an ordinary vacancy first to the others. `unused` says what happens when
     the first side has nobody waiting: `pass_on` to the other side, or `lose`."""
 
-    share: Annotated[float, Field(ge=0, le=1)]
-    groups: Annotated[list[str], Field(min_length=1)]
-    unused: Literal["pass_on", "lose"] = "pass_on"
+    share: Annotated[float, Field(ge=0, le=1)]  # P(a vacancy is a quota vacancy)
+    groups: Annotated[list[str], Field(min_length=1)]  # the quota groups, by name
+    unused: Literal["pass_on", "lose"] = "pass_on"  # pass_on: to the other side; lose: left unused
 
 
 class Allocation(Spec):
@@ -35,9 +35,9 @@ class Allocation(Spec):
     over rules (the issue's reference example has a quota block under rule priority).
     """
 
-    rule: Literal["fifo", "lottery", "priority", "quota"]
-    order: Literal["fifo", "lottery"] = "fifo"
-    quota: Quota | None = None
+    rule: Literal["fifo", "lottery", "priority", "quota"]  # fifo, lottery, priority or quota
+    order: Literal["fifo", "lottery"] = "fifo"  # order within a list
+    quota: Quota | None = None  # required by rule quota
 
     @model_validator(mode="after")
     def _quota_iff_rule(self) -> Allocation:
@@ -54,22 +54,22 @@ class Group(Spec):
     """A seeker group: Poisson arrivals at `rate`; `patience` is the mean of an
     exponential patience time (None: never leaves the list)."""
 
-    name: Annotated[str, Field(min_length=1)]
-    rate: NonNegative
-    patience: Positive | None = None
-    priority: bool = False
+    name: Annotated[str, Field(min_length=1)]  # the group's name
+    rate: NonNegative  # arrivals per time unit (Poisson)
+    patience: Positive | None = None  # mean of an exponential patience; null: never leaves
+    priority: bool = False  # served first under rule priority
 
 
 class StylizedScenario(Spec):
     """The stylized market of the validation reference (cases V1-V5)."""
 
-    kind: Literal["stylized"]
-    name: Annotated[str, Field(min_length=1)]
-    time_unit: Annotated[str, Field(min_length=1)]
-    measure: Measure
-    vacancies: Vacancies
-    allocation: Allocation
-    groups: Annotated[list[Group], Field(min_length=1)]
+    kind: Literal["stylized"]  # the scenario kind: `stylized`
+    name: Annotated[str, Field(min_length=1)]  # a label, written into every output
+    time_unit: Annotated[str, Field(min_length=1)]  # a label; every rate is per this unit
+    measure: Measure  # the measured cohort
+    vacancies: Vacancies  # the vacancy process
+    allocation: Allocation  # the allocation rule
+    groups: Annotated[list[Group], Field(min_length=1)]  # the seeker groups
 
     @model_validator(mode="after")
     def _consistent(self) -> StylizedScenario:
@@ -86,7 +86,10 @@ class StylizedScenario(Spec):
         if quota is not None:
             for i, g in enumerate(quota.groups):
                 if g not in names:
-                    raise ValueError(f"allocation.quota.groups[{i}]: unknown group {g!r}")
+                    raise ValueError(
+                        f"allocation.quota.groups[{i}]: unknown group {g!r} "
+                        f"(the groups: {', '.join(names)})"
+                    )
                 if g in quota.groups[:i]:
                     raise ValueError(f"allocation.quota.groups[{i}]: group {g!r} listed twice")
         return self
