@@ -31,11 +31,14 @@ national: $(STAMP)
 dashboard: $(STAMP)
 	$(BIN)/woonsim dashboard
 
+# a test that hangs fails alone (with every thread's stack) instead of stopping CI
+TEST_TIMEOUT ?= 900
+
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" --timeout $(TEST_TIMEOUT)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -309,6 +309,34 @@ def _pid(_) -> int:
     return os.getpid()
 
 
+def _dies_mid_result_once(marker: str) -> int:
+    """The first time: write the header of a result message and die before its body, as a
+    worker killed while it sends a run's table does. Then: 42."""
+    if Path(marker).exists():
+        return 42
+    Path(marker).touch()
+    frame = sys._getframe()
+    while frame.f_code.co_name != "_process_worker":
+        frame = frame.f_back
+    frame.f_locals["result_queue"]._writer._send((100_000).to_bytes(4, "big"))
+    os.kill(os.getpid(), signal.SIGKILL)
+    return 0
+
+
+def test_a_worker_that_dies_mid_result_does_not_hang_the_pool(tmp_path, monkeypatch):
+    """CPython's pool waits for good on a result message cut short by a dead worker; the
+    respawning pool's watchdog breaks that pool, and the task runs again in a fresh one."""
+    from woonsim_experiments import executors
+
+    monkeypatch.setattr(executors, "HUNG_AFTER_SECONDS", 1.0)
+    ex = executors.RespawningPool(1)
+    try:
+        assert ex.submit(_dies_mid_result_once, str(tmp_path / "died")).result(60) == 42
+        assert ex._generation == 1
+    finally:
+        ex.terminate()
+
+
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):

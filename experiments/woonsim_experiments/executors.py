@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import threading
+import time
 from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
 
 __all__ = ["RespawningPool", "WorkerDied", "process_pool"]
@@ -18,6 +19,12 @@ __all__ = ["RespawningPool", "WorkerDied", "process_pool"]
 # a fork, not the imports.
 TASKS_PER_WORKER = 1
 PRELOAD = ["woonsim.simulate", "woonsim.measures", "woonsim_experiments.runner"]
+
+# How often the watchdog looks at the workers, and how long a pool with a dead worker may
+# stay unbroken before the watchdog breaks it (the pool's own manager normally takes
+# milliseconds; a rerun of the broken pool's tasks is all that a false alarm costs).
+WATCH_SECONDS = 0.5
+HUNG_AFTER_SECONDS = 5.0
 
 
 def process_pool(workers: int) -> ProcessPoolExecutor:
@@ -44,6 +51,8 @@ class RespawningPool(Executor):
         self._pool = process_pool(workers)
         self._generation = 0
         self._closed = False
+        self._watchdog = threading.Thread(target=self._watch, daemon=True)
+        self._watchdog.start()
 
     def _current(self) -> tuple[ProcessPoolExecutor, int]:
         with self._lock:
@@ -57,6 +66,34 @@ class RespawningPool(Executor):
             broken, self._pool = self._pool, process_pool(self._max_workers)
             self._generation += 1
         broken.shutdown(wait=False, cancel_futures=True)
+
+    def _watch(self) -> None:
+        """Break a pool that hangs on a dead worker.
+
+        CPython's pool (3.12) hangs for good when a worker dies while it writes its result
+        (a run's table, larger than the pipe holds): the pool's manager thread waits for
+        the rest of a message that never comes and never looks at the dead worker. When a
+        worker has died (a signal or an error code) and the pool is still unbroken after
+        `HUNG_AFTER_SECONDS`, this kills the pool's other workers and closes its result
+        pipe's last writing end, so that the manager reads an end of file and breaks the
+        pool as it would have: its tasks are then run again in a fresh pool."""
+        watched, since = None, 0.0
+        while True:
+            time.sleep(WATCH_SECONDS)
+            with self._lock:
+                if self._closed:
+                    return
+                pool = self._pool
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            dead = any(p.exitcode not in (None, 0) for p in processes)
+            if not dead or getattr(pool, "_broken", False):
+                watched = None
+                continue
+            if watched is not pool:
+                watched, since = pool, time.monotonic()
+            elif time.monotonic() - since >= HUNG_AFTER_SECONDS:
+                _unblock(pool, processes)
+                watched = None
 
     def submit(self, fn, /, *args, **kwargs) -> Future:
         outer: Future = Future()
@@ -122,6 +159,19 @@ class RespawningPool(Executor):
         for p in processes:
             with contextlib.suppress(Exception):
                 p.kill()
+
+
+def _unblock(pool: ProcessPoolExecutor, processes: list) -> None:
+    """Kill `pool`'s workers and close the parent's writing end of its result pipe: its
+    manager's read, waiting for a message cut short by a dead worker, ends."""
+    for p in processes:
+        with contextlib.suppress(Exception):
+            p.kill()
+    for p in processes:
+        with contextlib.suppress(Exception):
+            p.join(5)
+    with contextlib.suppress(Exception):
+        pool._result_queue._writer.close()
 
 
 class WorkerDied(RuntimeError):
