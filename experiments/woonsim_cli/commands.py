@@ -29,24 +29,38 @@ class UsageError(WoonsimError):
 
 
 class Progress:
-    """Runs done and time left, on one self-updating line (or every 10% in a log)."""
+    """Work done and time left, on one self-updating line (or every 10% in a log).
+    `minimum`: stay silent for less work than that."""
 
-    def __init__(self, label: str, stream=None):
+    def __init__(self, label: str, stream=None, unit: str = "runs", minimum: int = 0):
         stream = stream or sys.stderr
         self.label, self.stream, self.t0 = label, stream, time.perf_counter()
+        self.unit, self.minimum = unit, minimum
         self.tty = stream.isatty()
         self._last_decile = -1
 
     def __call__(self, done: int, total: int) -> None:
+        if total < self.minimum:
+            return
         elapsed = time.perf_counter() - self.t0
         left = elapsed / done * (total - done) if done else float("nan")
-        line = f"{self.label}: {done}/{total} runs, {elapsed:.0f} s elapsed, ~{left:.0f} s left"
+        line = (
+            f"{self.label}: {done}/{total} {self.unit}, {elapsed:.0f} s elapsed, ~{left:.0f} s left"
+        )
         if self.tty:
             self.stream.write("\r" + line + ("\n" if done == total else ""))
         elif done * 10 // total != self._last_decile:
             self._last_decile = done * 10 // total
             self.stream.write(line + "\n")
         self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return "under 2 minutes"
+    if seconds < 7200:
+        return f"about {seconds / 60:.0f} minutes"
+    return f"about {seconds / 3600:,.0f} hours"
 
 
 def _fmt(x, spec: str = ".3f") -> str:
@@ -111,7 +125,7 @@ def _print_region(summary: dict, out=None) -> None:
         f"{cols[0]:<30} {cols[1]:>11} {cols[2]:>6} {cols[3]:>17} {cols[4]:>11} {cols[5]:>8}",
         file=out,
     )
-    years = y1 - y0 + 1
+    years = summary["scenario_spec"]["years"]  # exact, also when fractional
     for name, g in summary["groups"].items():
         n = sum(g["lettings_by_route"].values())
         reg, srch = g["registration_time_at_letting"], g["search_time_at_letting"]
@@ -149,6 +163,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from woonsim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)  # bad input fails here, before heavy imports
+    from woonsim.files import refuse_foreign
     from woonsim.outputs import write_run
     from woonsim.simulate import run
 
@@ -159,6 +174,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out: {out} exists and is not a directory")
+    try:  # an earlier run's folder is replaced as a set; any other folder is refused
+        refuse_foreign(out, "summary.json")
+    except FileExistsError as err:
+        raise UsageError(f"--out: {err}") from None
     result = run(scenario, args.seed)
     written = write_run(result, out)
     # the summary just written (computing it again costs a quarter of a second)
@@ -510,18 +529,31 @@ def _connect(address: str):
 def cmd_experiment(args: argparse.Namespace) -> int:
     from contextlib import ExitStack
 
+    from woonsim.size import memory_limit
     from woonsim_experiments.experiment import load_experiment
     from woonsim_experiments.runner import FolderError, RunFailed, check_folder, sweep
 
-    experiment = load_experiment(args.file)  # every run validated: nothing written on error
+    # every run validated (with progress for a large design): nothing written on error
+    checking = Progress("experiment: validating", unit="scenarios", minimum=1000)
+    experiment = load_experiment(args.file, checking)
     out = Path(args.out) if args.out else Path("results") / Path(args.file).stem
     if args.scheduler and args.workers is not None:
         raise UsageError("--workers: not used with --scheduler (the cluster has its workers)")
+    largest, seconds = experiment.size()
+    total = len(experiment.runs())
+    at_once = 1 if args.scheduler else min(args.workers or os.cpu_count() or 1, total)
+    limit = memory_limit()
+    if at_once * largest.bytes > limit:
+        fit = max(int(limit // largest.bytes), 1)
+        raise UsageError(
+            f"--workers: {at_once} runs at once of about {largest.bytes / 1e9:.3g} GB each "
+            f"need more than the {limit / 1e9:.3g} GB available (WOONSIM_MAX_MEMORY_GB); use "
+            f"--workers {fit} or fewer"
+        )
     try:
         check_folder(experiment, out)
     except FolderError as err:
         raise UsageError(str(err)) from None
-    total = len(experiment.runs())
     progress = Progress("experiment")
     with ExitStack() as stack:
         if args.scheduler:
@@ -538,7 +570,9 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         print(
             f"{experiment.name}: {len(experiment.variant_names)} variant(s) x "
             f"{len(experiment.points)} design point(s) x {experiment.replications} "
-            f"replication(s) = {total} runs on {where}",
+            f"replication(s) = {total} runs on {where}; the largest run about "
+            f"{largest.seekers:,.0f} seekers ({largest.bytes / 1e9:.2g} GB), all runs "
+            f"{_duration(seconds)} of one core (a rough estimate)",
             file=sys.stderr,
             flush=True,
         )

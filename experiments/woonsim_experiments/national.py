@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Callable
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,7 @@ from pydantic import Field, ValidationError
 from woonsim.data import corop_regions, municipalities, national_totals
 from woonsim.errors import ScenarioError
 from woonsim.scenario import load_scenario, parse_scenario
-from woonsim.spec import Spec, one_line
+from woonsim.spec import MAX_YEARS, Spec, bounded, one_line
 from woonsim.yaml_loader import read_yaml
 from woonsim_experiments.calibrate import Parameter, with_parameters
 from woonsim_experiments.targets import national_targets
@@ -74,8 +74,8 @@ class NationalScenario(Spec):
     calibrated: dict[str, str] = Field(default_factory=dict)
     # values set on the national defaults, by path as in calibration (flows.departure_rate)
     default_overrides: dict[str, float] = Field(default_factory=dict)
-    burn_in_years: Annotated[float, Field(ge=0)] | None = None
-    years: Annotated[float, Field(gt=0)] | None = None
+    burn_in_years: bounded(0, MAX_YEARS, "years before the reported window") | None = None
+    years: bounded(0, MAX_YEARS, "reported years", open_low=True) | None = None
 
 
 def load_national(path: str | Path, data: dict | None = None) -> tuple[NationalScenario, Path]:

@@ -32,8 +32,8 @@ import pyarrow as pa
 from woonsim.errors import ScenarioError
 from woonsim.region.cells import KINDS
 from woonsim.region.results import RegionResult
-from woonsim.region.taakstelling import period_of
-from woonsim.results import ABANDONED, CENSORED, HOUSED, RunResult
+from woonsim.region.taakstelling import periods, reported
+from woonsim.results import ABANDONED, CENSORED, HOUSED, RunResult, take
 from woonsim.stationarity import SERIES
 from woonsim.survival import period_curves
 
@@ -290,33 +290,35 @@ def run_metrics(result: RegionResult) -> pa.Table:
     m, b = result, result.base
     sc = m.spec
     rows = _Rows()
-    y0, y1 = round(sc.burn_in_years), round(m.horizon)
+    y0, y1 = periods(sc.burn_in_years, m.horizon)  # the years overlapping the window
+    w0, w1 = float(sc.burn_in_years), float(m.horizon)  # the window itself, exactly
     years = sc.years
-    start = sc.start_year - y0  # calendar year of model time 0
+    # calendar year of model time 0 (whole with a whole burn-in)
+    start = sc.start_year - (y0 if float(sc.burn_in_years).is_integer() else w0)
     housed = b.reason == HOUSED
     let_t = np.where(housed, b.exit, -1.0)
-    in_period = housed & (period_of(let_t, 1) >= y0)
+    in_period = housed & reported(let_t, w0)
     search = b.exit - b.arrival
     reg_time = b.exit - m.seekers.registration
     v = result.vac
-    dwell_muni = np.where(housed, v["muni"][np.maximum(b.dwelling, 0)], -1)
+    dwell_muni = take(v["muni"], np.where(housed, b.dwelling, -1), -1)
     codes = [x.code for x in m.munis]
     aandacht = m.seekers.aandacht
 
     sets = group_sets(sc.group_names, b.group, aandacht, m.seekers.leaves)
     total_lettings = max(int(in_period.sum()), 1)
-    window = (float(y0), float(y1))
+    window = (w0, w1)
     home = m.seekers.muni
-    gone_in_period = (b.reason == ABANDONED) & (period_of(b.exit, 1) >= y0)
+    gone_in_period = (b.reason == ABANDONED) & reported(b.exit, w0)
     # seekers who start searching in the period with k years of follow-up before the end
-    started = (b.arrival >= y0) & (b.arrival < y1)
-    registered = (m.seekers.registration >= y0) & (m.seekers.registration < y1)
+    started = (b.arrival >= w0) & (b.arrival < w1)
+    registered = (m.seekers.registration >= w0) & (m.seekers.registration < w1)
     for name, mine in sets.items():
         sel = in_period & mine
         _times(rows, name, "", search[sel], reg_time[sel], years)
         rows.add("share_of_lettings", name, "", sel.sum() / total_lettings)
         for k in HORIZONS:
-            cohort = started & mine & (b.arrival <= y1 - k)
+            cohort = started & mine & (b.arrival <= w1 - k)
             rows.add(
                 f"p_housed_{k}y",
                 name,
@@ -352,9 +354,10 @@ def run_metrics(result: RegionResult) -> pa.Table:
     # statushouder taakstelling backlog per half-year, region and municipality
     if any(g.kind == "statushouder" for g in sc.groups):
         bl = result.statushouder_backlog()
+        h0 = periods(sc.burn_in_years, m.horizon, 2)[0]
         sh_name = next(g.name for g in sc.groups if g.kind == "statushouder")
         for h in range(len(bl)):
-            t = start + (2 * y0 + h + 1) / 2
+            t = start + (h0 + h + 1) / 2
             rows.add("taakstelling_backlog", sh_name, "", bl[h].sum(), t)
             for i, code in enumerate(codes):
                 rows.add("taakstelling_backlog", sh_name, code, bl[h, i], t)
@@ -445,7 +448,7 @@ def observe(
         if not REGISTRY[name].per_area:
             raise ScenarioError(f"targets: measure {name!r} has no per-area value")
         housed = b.reason == HOUSED
-        muni = np.where(housed, result.vac["muni"][np.maximum(b.dwelling, 0)], -1)
+        muni = take(result.vac["muni"], np.where(housed, b.dwelling, -1), -1)
         in_area = np.isin(muni, [codes.index(c) for c in area])
     else:
         in_area = np.ones(len(b.reason), dtype=bool)

@@ -21,10 +21,20 @@ from woonsim.streams import seed_record
 if TYPE_CHECKING:
     from woonsim.stylized.scenario import StylizedScenario
 
-__all__ = ["EXIT_REASONS", "RunResult"]
+__all__ = ["EXIT_REASONS", "RunResult", "take"]
 
 EXIT_REASONS = ("housed", "abandoned", "censored")
 HOUSED, ABANDONED, CENSORED = 0, 1, 2
+
+
+def take(column: np.ndarray, index: np.ndarray, fill) -> np.ndarray:
+    """`column[index]` where index >= 0 and `fill` where it is -1 (none), also when the
+    column is empty (a run without seekers, or without vacancies)."""
+    index = np.asarray(index)
+    out = np.full(index.shape, fill, dtype=np.result_type(column.dtype, np.min_scalar_type(fill)))
+    ok = index >= 0
+    out[ok] = column[index[ok]]
+    return out
 
 
 def _stat(x: np.ndarray, fn) -> float | None:
@@ -57,9 +67,7 @@ class RunResult:
         housed = dwelling >= 0
         left = ~housed & (deadline <= now)
         exit_ = (
-            np.where(
-                housed, vacancy_time[np.where(housed, dwelling, 0)], np.where(left, deadline, now)
-            )
+            np.where(housed, take(vacancy_time, dwelling, 0.0), np.where(left, deadline, now))
             if len(dwelling)
             else np.zeros(0)
         )
@@ -203,7 +211,7 @@ class RunResult:
             pq.write_table(self.seekers_table(), tmp / "seekers.parquet")
             pq.write_table(self.vacancies_table(), tmp / "vacancies.parquet")
 
-        return write_atomically(out_dir, files)
+        return write_atomically(out_dir, files, replace="summary.json")  # a run: a set
 
     # --- invariants --------------------------------------------------------------------
     def check_invariants(self) -> None:
