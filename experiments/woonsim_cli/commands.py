@@ -17,10 +17,11 @@ import time
 from pathlib import Path
 
 from woonsim import __version__
-from woonsim.errors import DataError, ScenarioError, WoonsimError
+from woonsim.errors import DataError, InvariantError, ScenarioError, WoonsimError
 from woonsim_experiments.executors import RespawningPool, process_pool
 
 EXIT_BAD_INPUT = 2
+EXIT_INVARIANT = 3  # a run broke an invariant (`InvariantError`): a bug, reported as such
 BENCH_SCALES = ("regional", "national-stylized", "region", "experiment-run", "scaling", "national")
 
 
@@ -165,7 +166,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)  # bad input fails here, before heavy imports
     from woonsim.files import refuse_foreign
     from woonsim.outputs import write_run
-    from woonsim.simulate import run
 
     out = (
         Path(args.out)
@@ -178,7 +178,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         refuse_foreign(out, "summary.json")
     except FileExistsError as err:
         raise UsageError(f"--out: {err}") from None
-    result = run(scenario, args.seed)
+    result = _run_with_progress(scenario, args.seed)
     written = write_run(result, out)
     # the summary just written (computing it again costs a quarter of a second)
     summary = json.loads((written / "summary.json").read_text(encoding="utf-8"))
@@ -186,6 +186,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     files = ", ".join(sorted(p.name for p in written.iterdir()))
     print(f"wrote {out}: {files}")
     return 0
+
+
+LONG_RUN_SECONDS = 15.0  # a run estimated to take longer shows its progress
+
+
+def _run_with_progress(scenario, seed: int):
+    """The run of (scenario, seed); a long one (by its size estimate) in steps, with its
+    progress on stderr (the same result: a run is its events in order, however many
+    calls advance it)."""
+    from woonsim.simulate import market_for
+    from woonsim.size import estimate
+
+    m = market_for(scenario, seed)
+    if estimate(scenario).seconds < LONG_RUN_SECONDS:
+        return m.run()
+    progress = Progress("run", unit="steps")
+    steps = 20
+    if scenario.kind == "region":
+        for k in range(1, steps + 1):
+            m.advance(m.n_cycles * k // steps - m.cycles_done)
+            progress(k, steps)
+    else:
+        for k in range(1, steps + 1):
+            m.run_until(m.end * k / steps)
+            progress(k, steps)
+    return m.run()
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -617,14 +643,32 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return benchmark_model(args.scale, args.repeats, repo, out=sys.stdout)
 
 
-def _positive_int(text: str) -> int:
+MAX_INT = 2**63 - 1  # seeds: any non-negative 64-bit number
+
+
+def _positive_int(text: str, most: int = MAX_INT) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    if value > most:
+        raise argparse.ArgumentTypeError(f"must be at most {most:,}, got {value:,}")
     return value
+
+
+def _upto(most: int):
+    """A whole number in [0, most] (the bounds of what a user can type: README)."""
+
+    def parse(text: str) -> int:
+        return _positive_int(text, most)
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+WORKERS, REPLICATIONS = _upto(4096), _upto(10_000)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -644,9 +688,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(fn=cmd_run)
 
     v = sub.add_parser("validate", help="run the validation table V1-V5 against exact values")
-    v.add_argument("--replications", "-R", type=_positive_int, default=10)
+    v.add_argument("--replications", "-R", type=REPLICATIONS, default=10)
     v.add_argument("--root-seed", type=_positive_int, default=20220511)
-    v.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+    v.add_argument("--workers", type=WORKERS, default=os.cpu_count() or 1)
     v.add_argument("--cases", nargs="+", metavar="CASE", help="a subset of the cases")
     v.add_argument("--out", help="directory to write validation.csv into")
     v.set_defaults(fn=cmd_validate)
@@ -655,30 +699,30 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "spec", help="calibration spec YAML (e.g. experiments/calibration/haaglanden.yaml)"
     )
-    c.add_argument("--replications", "-R", type=_positive_int, default=2)
+    c.add_argument("--replications", "-R", type=REPLICATIONS, default=2)
     c.add_argument("--root-seed", type=_positive_int, default=20250101)
     c.add_argument(
         "--max-evaluations",
-        type=_positive_int,
+        type=_upto(100_000),
         default=40,
         help="0: no fit, only the table at the scenario's values",
     )
     c.add_argument(
         "--table-replications",
-        type=_positive_int,
+        type=REPLICATIONS,
         default=10,
         help="fresh seeds for the fit table at the fitted values (default 10)",
     )
-    c.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+    c.add_argument("--workers", type=WORKERS, default=os.cpu_count() or 1)
     c.add_argument("--out", default="results/calibration")
     c.set_defaults(fn=cmd_calibrate)
 
     w = sub.add_parser("warmup", help="choose a region scenario's burn-in by MSER-5 pilots")
     w.add_argument("scenario", help="region scenario YAML")
-    w.add_argument("--replications", "-R", type=_positive_int, default=3)
-    w.add_argument("--max-years", type=_positive_int, default=60)
+    w.add_argument("--replications", "-R", type=REPLICATIONS, default=3)
+    w.add_argument("--max-years", type=_upto(300), default=60)
     w.add_argument("--root-seed", type=_positive_int, default=20251201)
-    w.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+    w.add_argument("--workers", type=WORKERS, default=os.cpu_count() or 1)
     w.add_argument("--out", help="directory to write warmup.json into")
     w.set_defaults(fn=cmd_warmup)
 
@@ -686,7 +730,7 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("scenario", help="national scenario YAML (experiments/scenarios/national.yaml)")
     n.add_argument("--seed", type=_positive_int, default=1)
     n.add_argument("--membership", help="CSV municipality,region (default: the scenario's)")
-    n.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+    n.add_argument("--workers", type=WORKERS, default=os.cpu_count() or 1)
     n.add_argument("--out")
     n.add_argument(
         "--fit-defaults",
@@ -703,7 +747,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", help="results folder (default results/FILE-STEM); resumes")
     e.add_argument(
         "--workers",
-        type=_positive_int,
+        type=WORKERS,
         default=None,
         help="local worker processes (default: every core; 1: serial in this process)",
     )
@@ -717,7 +761,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.set_defaults(fn=cmd_report)
 
     b = sub.add_parser("bench", help="medians of repeated timings: stylized market or real model")
-    b.add_argument("--repeats", type=_positive_int, default=5)
+    b.add_argument("--repeats", type=_upto(1000), default=5)
     b.add_argument(
         "--scale",
         choices=(
@@ -763,6 +807,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     except (ScenarioError, UsageError, DataError) as err:
         print(f"woonsim: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except InvariantError as err:  # a bug in woonsim, not in the input: nothing written
+        print(
+            f"woonsim: error: invariant broken: {err} (a bug in woonsim; please report it "
+            "with the scenario and seed)",
+            file=sys.stderr,
+        )
+        return EXIT_INVARIANT
     except OSError as err:
         where = f"{err.filename}: " if err.filename else ""
         print(f"woonsim: error: {where}{err.strerror or err}", file=sys.stderr)

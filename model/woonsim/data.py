@@ -35,6 +35,7 @@ from woonsim.errors import DataError
 
 __all__ = [
     "DATA_ENV",
+    "clear_cache",
     "corop_regions",
     "data_digest",
     "data_file",
@@ -64,9 +65,16 @@ COUNTS = {  # column: (key of the national sum, whether it must be positive)
     "dwellings_2025": ("dwellings", True),
     "corporation_2025": ("corporation", False),  # Renswoude has none
 }
+SHARE_ROUNDING = 6e-5  # corporation_share_2025 is corporation / dwellings to 4 decimals
 MAX_COUNT = 5_000_000  # more people or dwellings than any Dutch municipality has, by far
 _CODE = re.compile(r"GM\d{4}")
 _COROP = re.compile(r"CR\d{2}")
+
+
+def clear_cache() -> None:
+    """Forget the tables read so far (after the files of a data folder changed)."""
+    for f in (_digest, _national_totals, _load_municipalities, _counts):
+        f.cache_clear()
 
 
 def data_root() -> Traversable:
@@ -222,6 +230,19 @@ def _load_municipalities(root_key: str) -> pd.DataFrame:
                 "corporation_2025",
                 f"{r['corporation_2025']} corporation dwellings exceed all "
                 f"{r['dwellings_2025']} dwellings",
+            )
+        try:
+            share = float(r["corporation_share_2025"])
+        except ValueError:
+            share = math.nan
+        if not 0 <= share <= 1:
+            raise bad("corporation_share_2025", f"expected a share in [0, 1], got {share!r}")
+        corporation, dwellings = counts["corporation_2025"][-1], counts["dwellings_2025"][-1]
+        if abs(corporation / dwellings - share) > SHARE_ROUNDING:
+            raise bad(
+                "corporation_2025",
+                f"{corporation:,} of {dwellings:,} dwellings is a share of "
+                f"{corporation / dwellings:.4f}, but corporation_share_2025 says {share:.4f}",
             )
         if counts["households_2024"][-1] > counts["population_2024"][-1]:
             raise bad(

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from woonsim.errors import ScenarioError
+from woonsim.errors import InvariantError, ScenarioError
 from woonsim.region.cells import KINDS
 from woonsim.region.results import RegionResult
 from woonsim.region.taakstelling import periods, reported
@@ -375,7 +375,8 @@ def run_metrics(result: RegionResult) -> pa.Table:
             per_muni[i] / max(per_muni.sum(), 1),
         )
         rows.add("fair_share_population", "aandachtsgroepen", x.code, pop[i] / pop.sum())
-        rows.add("fair_share_social_stock", "aandachtsgroepen", x.code, social[i] / social.sum())
+        fair = social[i] / social.sum() if social.sum() > 0 else None  # none at all: none
+        rows.add("fair_share_social_stock", "aandachtsgroepen", x.code, fair)
         rows.add("social_share_end", "all", x.code, x.social_share)
     return rows.table().replace_schema_metadata(b._metadata())
 
@@ -416,10 +417,40 @@ def stylized_measures(result: RunResult) -> pa.Table:
 
 
 def run_measures(result: RunResult | RegionResult) -> pa.Table:
-    """The long measures table of a run of either kind."""
+    """The long measures table of a run of either kind, its ranges checked."""
     if isinstance(result, RegionResult):
-        return run_metrics(result)
-    return stylized_measures(result)
+        return check_ranges(run_metrics(result))
+    return check_ranges(stylized_measures(result))
+
+
+# measures that may be negative: drifts, and a backlog the lettings have overtaken
+SIGNED = frozenset(
+    {"taakstelling_backlog"} | {n for n, m in REGISTRY.items() if m.unit == "per year"}
+)
+# ratios that may exceed 1: more households housed in a half-year than were due
+OPEN_RATIOS = frozenset({"taakstelling_realisation"})
+STYLIZED_SHARES = frozenset({"p_housed", "share_of_lettings", "unused_share"})
+ROUNDING = 1e-9
+
+
+def check_ranges(table: pa.Table) -> pa.Table:
+    """Output ranges of a measures table: no infinite value, fractions (and 0/1 flags)
+    within [0, 1], every other measure not negative except the signed ones (`SIGNED`),
+    up to `ROUNDING` (a product of survival factors may end at 1 + 1e-15);
+    `InvariantError` names the first measure out of range. Returns the table."""
+    names = np.asarray(table.column("measure").to_pylist(), dtype=object)
+    value = table.column("value").to_numpy(zero_copy_only=False).astype(float)
+    units = {n: m.unit for n, m in REGISTRY.items()}
+    unit = np.array([units.get(n, "share" if n in STYLIZED_SHARES else "") for n in names])
+    share = np.isin(unit, ["fraction", "0/1", "share"]) & ~np.isin(names, list(OPEN_RATIOS))
+    bad = np.isinf(value)
+    bad |= share & ((value < -ROUNDING) | (value > 1 + ROUNDING))
+    bad |= ~np.isin(names, list(SIGNED)) & (value < -ROUNDING)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        group = table.column("group")[i].as_py()
+        raise InvariantError(f"output range: {names[i]} ({group}) = {value[i]}")
+    return table
 
 
 def _indices(result: RegionResult, area) -> list[int] | None:

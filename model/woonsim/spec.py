@@ -29,6 +29,7 @@ __all__ = [
 MAX_YEARS = 300.0  # burn-in years, reported years: each at most this
 MAX_TIME = 1e6  # a stylized run's time units: warmup + window + tail at most this
 MAX_RATE = 1e7  # a stylized rate, per time unit
+MIN_WINDOW = 1e-6  # a cohort window shorter than this vanishes beside the warmup
 
 
 def bounded(low: float, high: float, description: str, *, open_low: bool = False):
@@ -57,7 +58,7 @@ class Measure(Spec):
     run continues for `tail` more time units so that the cohort can leave."""
 
     warmup: bounded(0, MAX_TIME, "time before the cohort window")
-    window: bounded(0, MAX_TIME, "the cohort window (arrivals measured)", open_low=True)
+    window: bounded(MIN_WINDOW, MAX_TIME, "the cohort window (arrivals measured)")
     tail: bounded(0, MAX_TIME, "time after the window for the cohort to leave")
 
     @property

@@ -120,8 +120,9 @@ def _non_finite(data: Any, path: str = "") -> str | None:
 def parse_yaml(text: str, where: str = "input") -> Any:
     """Parse YAML text; a syntax error, a duplicate key, a number that is not finite or
     a document too deep or too large becomes a one-line `ScenarioError`."""
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # reads the text: refuses control characters at once
         node = loader.get_single_node()
         if node is not None and _size(node, {}) > MAX_NODES:
             raise _Refused(f"more than {MAX_NODES:,} values (aliases counted at each use)")
@@ -138,7 +139,8 @@ def parse_yaml(text: str, where: str = "input") -> Any:
         problem = getattr(err, "problem", None) or "malformed YAML"
         raise ScenarioError(f"{where}: invalid YAML{at}: {problem}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     bad = _non_finite(data)
     if bad is not None:
         raise ScenarioError(f"{bad}: input should be a finite number")

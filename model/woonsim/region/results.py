@@ -18,7 +18,7 @@ from woonsim.errors import InvariantError
 from woonsim.files import write_atomically
 from woonsim.region.cells import ELIGIBLE, ELIGIBLE_RELAXED, KINDS, N_LOCAL, ROUTES
 from woonsim.region.taakstelling import period_of, periods, reported
-from woonsim.results import CENSORED, HOUSED, RunResult, take
+from woonsim.results import CENSORED, HOUSED, RunResult, check_shares, take
 from woonsim.stationarity import diagnose
 
 if TYPE_CHECKING:
@@ -330,7 +330,9 @@ class RegionResult:
                     "share_of_aandachtsgroep_lettings": float(
                         aandacht[mine].sum() / total_aandacht
                     ),
-                    "share_of_social_stock_2025": float(social0[i] / social0.sum()),
+                    "share_of_social_stock_2025": (
+                        float(social0[i] / social0.sum()) if social0.sum() > 0 else None
+                    ),
                     "share_of_population": float(pop[i] / pop.sum()),
                     "aandachtsgroep_share_of_new_tenants": (
                         float(aandacht[mine].mean()) if mine.any() else None
@@ -500,7 +502,7 @@ class RegionResult:
         )
 
     def summary_json(self) -> str:
-        return json.dumps(self.summary(), indent=2, allow_nan=False) + "\n"
+        return json.dumps(check_shares(self.summary()), indent=2, allow_nan=False) + "\n"
 
     def write(self, out_dir, extra=None):
         """Write summary.json and the Parquet tables; `extra(tmp_dir)` may add files to the
@@ -644,7 +646,8 @@ class RegionResult:
         }
         for r, kinds in allowed.items():
             if ((route == r) & ~np.isin(kind, kinds)).any():
-                raise InvariantError(f"a {ROUTES[r]} letting went to a group without that route")
+                what = "binding offer" if ROUTES[r] == "binding" else "direct placement"
+                raise InvariantError(f"a {what} ({ROUTES[r]}) went to a group without that route")
         if ((route < 0) | (route >= len(ROUTES))).any():
             raise InvariantError("a letting has no route")
         lottery = v["lottery"][let]
