@@ -121,12 +121,42 @@ CASES = [
     (
         "zero window",
         lambda s: s.replace("window: 10", "window: 0"),
-        "measure.window: input should be greater than 0",
+        "measure.window: input should be greater than or equal to 0.000001",
     ),
     (
         "unknown kind",
         lambda s: s.replace("kind: stylized", "kind: galaxy"),
         "kind: unknown scenario kind 'galaxy'",
+    ),
+    (
+        "duplicate key",
+        lambda s: s.replace("vacancies: {rate: 10}", "vacancies: {rate: 10}\nvacancies: {rate: 1}"),
+        "{path}: vacancies: key given twice in one mapping (lines 5 and 6)",
+    ),
+    (
+        "nested 1,000 deep",
+        lambda s: s + "extra: " + "[" * 1000 + "]" * 1000 + "\n",
+        "{path}: line 10: nested deeper than 32 levels",
+    ),
+    (
+        "infinite years in YAML",
+        lambda s: s.replace("window: 10", "window: 1e400"),
+        "measure.window: input should be a finite number",
+    ),
+    (
+        "huge window",
+        lambda s: s.replace("window: 10", "window: 1e300"),
+        "measure.window: input should be less than or equal to 1000000",
+    ),
+    (
+        "too large to fit in memory",
+        lambda s: s.replace("rate: 3}", "rate: 1e7}").replace("window: 10", "window: 1e5"),
+        "size: about 1e+12 seekers",
+    ),
+    (
+        "a window that vanishes",
+        lambda s: s.replace("window: 10", "window: 1e-14"),
+        "measure.window: input should be greater than or equal to 0.000001",
     ),
     ("not a mapping", lambda s: "- just\n- a list\n", "scenario: expected a mapping"),
     ("invalid YAML", lambda s: s.replace("measure: {", "measure: ["), "{path}: invalid YAML"),
@@ -262,3 +292,38 @@ def test_real_process_prints_no_traceback(tmp_path):
     ]
     assert "Traceback" not in p.stderr and p.stdout == ""
     assert not (tmp_path / "o").exists()
+
+
+def test_run_replaces_an_earlier_run_as_a_set(tmp_path, capsys):
+    """A second run into the folder of an earlier one leaves no stale file beside the new
+    ones (a region run's yearly.parquet, here, after a stylized run)."""
+    region = Path(__file__).parent / "data" / "tiny_region.yaml"
+    stylized = tmp_path / "s.yaml"
+    stylized.write_text(GOOD)
+    out = tmp_path / "out"
+    assert main(["run", str(region), "--out", str(out)]) == 0
+    assert (out / "yearly.parquet").exists()
+    (out / ".leftover.abc.tmp").write_text("x")
+    assert main(["run", str(stylized), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "measures.parquet",
+        "seekers.parquet",
+        "summary.json",
+        "vacancies.parquet",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "s.yaml"]  # no temp dirs
+
+
+def test_run_refuses_a_folder_that_is_not_an_earlier_run(tmp_path, capsys):
+    path = tmp_path / "s.yaml"
+    path.write_text(GOOD)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("precious")
+    assert main(["run", str(path), "--out", str(mine)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"woonsim: error: --out: {mine}: not empty and holds no earlier output (no "
+        "summary.json; it holds thesis.tex); choose a new or empty folder\n"
+    )
+    assert sorted(p.name for p in mine.iterdir()) == ["thesis.tex"]

@@ -54,6 +54,19 @@ def add(text: str):
 
 STYLIZED = (REPO / "experiments" / "scenarios" / "stylized_region.yaml").resolve()
 
+LEVERS = (  # ten scenario shares: a full grid of ten values each has 10^10 variants
+    "allocation.lottery_share",
+    "allocation.local_binding_share",
+    "stock.youth_label_share",
+    "stock.senior_label_share",
+    "allocation.urgency.binding_accept",
+    "allocation.urgency.approval_share",
+    "flows.departure_rate",
+    "flows.demolition_rate",
+    "flows.sale_rate",
+    "kostendelersnorm_extra_households",
+)
+
 # (case, edit of GOOD, expected start of the message after "woonsim: error: ")
 CASES = [
     ("unknown top-level key", add("colour: red\n"), "colour: unknown key"),
@@ -190,6 +203,50 @@ CASES = [
         "horizon.years: input should be greater than 0",
     ),
     ("horizon unknown key", add("horizon: {yeras: 3}\n"), "horizon.yeras: unknown key"),
+    (
+        "a million replications",
+        sub("replications: 2", "replications: 1000000"),
+        "replications: input should be less than or equal to 10000",
+    ),
+    (
+        "too many runs",
+        lambda s: (
+            sub("replications: 2", "replications: 10000")(s)
+            + "levers:\n  flows.notice_weeks: [1, 2, 3, 4, 5, 6, 7, 8, 9]\n"
+        ),
+        "replications: 11 variants x 1 design points x 10,000 replications = 110,000 runs, "
+        "more than the 100,000 a sweep may have",
+    ),
+    (
+        "an LHS of ten million samples",
+        add(UNC.replace("samples: 4", "samples: 10000000")),
+        "design.samples: input should be less than or equal to 10000",
+    ),
+    (
+        "a lever grid of ten billion variants",
+        add("levers:\n" + "".join(f"  {p}: [{', '.join(['0.1'] * 10)}]\n" for p in LEVERS)),
+        "levers: 10,000,000,002 variants (listed plus the lever grid), more than the 1,000",
+    ),
+    (
+        "horizon of a nanosecond",
+        add("horizon: {years: 1e-9}\n"),
+        "horizon: years: the reported window needs at least one advert cycle",
+    ),
+    (
+        "horizon of a trillion years",
+        add("horizon: {years: 1e12}\n"),
+        "horizon.years: input should be less than or equal to 300",
+    ),
+    (
+        "infinite horizon",
+        add("horizon: {years: .inf}\n"),
+        "horizon.years: input should be a finite",
+    ),
+    (
+        "duplicate key",
+        sub("replications: 2\n", "replications: 2\nreplications: 3\n"),
+        "{path}: replications: key given twice in one mapping (lines 3 and 4)",
+    ),
     ("base file missing", sub("tiny_region.yaml", "nowhere.yaml"), "base: "),
     (
         "base of the wrong kind",

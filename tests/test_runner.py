@@ -266,7 +266,6 @@ def test_sigterm_stops_the_workers_and_keeps_the_finished_runs(folder, reference
         _wait_for_runs(proc, out / "runs", 1)
         proc.send_signal(signal.SIGTERM)  # the main process only, as `kill` does
         assert proc.wait(60) == 130
-        assert "woonsim: interrupted" in proc.stderr.read().decode()
         deadline = time.monotonic() + 20
         while True:  # the process group empties: no orphaned workers or forkserver
             try:
@@ -275,6 +274,8 @@ def test_sigterm_stops_the_workers_and_keeps_the_finished_runs(folder, reference
                 break
             assert time.monotonic() < deadline, "processes of the sweep survived SIGTERM"
             time.sleep(0.1)
+        # read only now: a surviving worker would hold the pipe open
+        assert "woonsim: interrupted" in proc.stderr.read().decode()
     finally:
         _stop(proc)
     resumed = cli(

@@ -17,10 +17,11 @@ import time
 from pathlib import Path
 
 from woonsim import __version__
-from woonsim.errors import DataError, ScenarioError, WoonsimError
+from woonsim.errors import DataError, InvariantError, ScenarioError, WoonsimError
 from woonsim_experiments.executors import RespawningPool, process_pool
 
 EXIT_BAD_INPUT = 2
+EXIT_INVARIANT = 3  # a run broke an invariant (`InvariantError`): a bug, reported as such
 BENCH_SCALES = ("regional", "national-stylized", "region", "experiment-run", "scaling", "national")
 
 
@@ -29,24 +30,38 @@ class UsageError(WoonsimError):
 
 
 class Progress:
-    """Runs done and time left, on one self-updating line (or every 10% in a log)."""
+    """Work done and time left, on one self-updating line (or every 10% in a log).
+    `minimum`: stay silent for less work than that."""
 
-    def __init__(self, label: str, stream=None):
+    def __init__(self, label: str, stream=None, unit: str = "runs", minimum: int = 0):
         stream = stream or sys.stderr
         self.label, self.stream, self.t0 = label, stream, time.perf_counter()
+        self.unit, self.minimum = unit, minimum
         self.tty = stream.isatty()
         self._last_decile = -1
 
     def __call__(self, done: int, total: int) -> None:
+        if total < self.minimum:
+            return
         elapsed = time.perf_counter() - self.t0
         left = elapsed / done * (total - done) if done else float("nan")
-        line = f"{self.label}: {done}/{total} runs, {elapsed:.0f} s elapsed, ~{left:.0f} s left"
+        line = (
+            f"{self.label}: {done}/{total} {self.unit}, {elapsed:.0f} s elapsed, ~{left:.0f} s left"
+        )
         if self.tty:
             self.stream.write("\r" + line + ("\n" if done == total else ""))
         elif done * 10 // total != self._last_decile:
             self._last_decile = done * 10 // total
             self.stream.write(line + "\n")
         self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return "under 2 minutes"
+    if seconds < 7200:
+        return f"about {seconds / 60:.0f} minutes"
+    return f"about {seconds / 3600:,.0f} hours"
 
 
 def _fmt(x, spec: str = ".3f") -> str:
@@ -111,7 +126,7 @@ def _print_region(summary: dict, out=None) -> None:
         f"{cols[0]:<30} {cols[1]:>11} {cols[2]:>6} {cols[3]:>17} {cols[4]:>11} {cols[5]:>8}",
         file=out,
     )
-    years = y1 - y0 + 1
+    years = summary["scenario_spec"]["years"]  # exact, also when fractional
     for name, g in summary["groups"].items():
         n = sum(g["lettings_by_route"].values())
         reg, srch = g["registration_time_at_letting"], g["search_time_at_letting"]
@@ -149,6 +164,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from woonsim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)  # bad input fails here, before heavy imports
+    from woonsim.files import refuse_foreign
     from woonsim.outputs import write_run
     from woonsim.simulate import market_for
 
@@ -159,6 +175,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out: {out} exists and is not a directory")
+    try:  # an earlier run's folder is replaced as a set; any other folder is refused
+        refuse_foreign(out, "summary.json")
+    except FileExistsError as err:
+        raise UsageError(f"--out: {err}") from None
     result = run_with_progress(market_for(scenario, args.seed))
     written = write_run(result, out)
     # the summary just written (computing it again costs a quarter of a second)
@@ -175,7 +195,7 @@ def run_with_progress(market, stream=None, every: float = 5.0):
     `market.run()`: the same events in the same order, in slices of a simulated year."""
     spec = market.spec if hasattr(market, "spec") else None
     if getattr(spec, "kind", None) != "region":
-        return market.run()  # a stylized market runs in about a second
+        return _run_stylized_with_progress(market, spec, stream)
     stream = stream or sys.stderr
     tty, t0, told = stream.isatty(), time.perf_counter(), 0.0
     per_year = max(1, round(1 / market.dt))
@@ -199,6 +219,23 @@ def run_with_progress(market, stream=None, every: float = 5.0):
         )
         stream.write(("\r" + line + ("\n" if done else "")) if tty else line + "\n")
         stream.flush()
+    return market.run()
+
+
+LONG_RUN_SECONDS = 15.0  # a stylized run estimated to take longer shows its progress
+
+
+def _run_stylized_with_progress(market, spec, stream=None):
+    """A stylized market (about a second at the validation's sizes) run to its end; a long
+    one (by its size estimate) in 20 steps with its progress on stderr."""
+    from woonsim.size import estimate
+
+    if spec is None or estimate(spec).seconds < LONG_RUN_SECONDS:
+        return market.run()
+    progress = Progress("run", stream, unit="steps")
+    for k in range(1, 21):
+        market.run_until(market.end * k / 20)
+        progress(k, 20)
     return market.run()
 
 
@@ -571,18 +608,31 @@ def _connect(address: str):
 def cmd_experiment(args: argparse.Namespace) -> int:
     from contextlib import ExitStack
 
+    from woonsim.size import memory_limit
     from woonsim_experiments.experiment import load_experiment
     from woonsim_experiments.runner import FolderError, RunFailed, check_folder, sweep
 
-    experiment = load_experiment(args.file)  # every run validated: nothing written on error
+    # every run validated (with progress for a large design): nothing written on error
+    checking = Progress("experiment: validating", unit="scenarios", minimum=1000)
+    experiment = load_experiment(args.file, checking)
     out = Path(args.out) if args.out else Path("results") / Path(args.file).stem
     if args.scheduler and args.workers is not None:
         raise UsageError("--workers: not used with --scheduler (the cluster has its workers)")
+    largest, seconds = experiment.size()
+    total = len(experiment.runs())
+    at_once = 1 if args.scheduler else min(args.workers or os.cpu_count() or 1, total)
+    limit = memory_limit()
+    if at_once * largest.bytes > limit:
+        fit = max(int(limit // largest.bytes), 1)
+        raise UsageError(
+            f"--workers: {at_once} runs at once of about {largest.bytes / 1e9:.3g} GB each "
+            f"need more than the {limit / 1e9:.3g} GB available (WOONSIM_MAX_MEMORY_GB); use "
+            f"--workers {fit} or fewer"
+        )
     try:
         check_folder(experiment, out)
     except FolderError as err:
         raise UsageError(str(err)) from None
-    total = len(experiment.runs())
     progress = Progress("experiment")
     with ExitStack() as stack:
         if args.scheduler:
@@ -599,7 +649,9 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         print(
             f"{experiment.name}: {len(experiment.variant_names)} variant(s) x "
             f"{len(experiment.points)} design point(s) x {experiment.replications} "
-            f"replication(s) = {total} runs on {where}",
+            f"replication(s) = {total} runs on {where}; the largest run about "
+            f"{largest.seekers:,.0f} seekers ({largest.bytes / 1e9:.2g} GB), all runs "
+            f"{_duration(seconds)} of one core (a rough estimate)",
             file=sys.stderr,
             flush=True,
         )
@@ -692,14 +744,32 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return benchmark_model(args.scale, args.repeats, repo, out=sys.stdout)
 
 
-def _positive_int(text: str) -> int:
+MAX_INT = 2**63 - 1  # seeds: any non-negative 64-bit number
+
+
+def _positive_int(text: str, most: int = MAX_INT) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    if value > most:
+        raise argparse.ArgumentTypeError(f"must be at most {most:,}, got {value:,}")
     return value
+
+
+def _upto(most: int):
+    """A whole number in [0, most] (the bounds of what a user can type: README)."""
+
+    def parse(text: str) -> int:
+        return _positive_int(text, most)
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+WORKERS, REPLICATIONS = _upto(4096), _upto(10_000)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -725,9 +795,9 @@ def build_parser() -> argparse.ArgumentParser:
     mu.set_defaults(fn=cmd_municipalities)
 
     v = sub.add_parser("validate", help="run the validation table V1-V5 against exact values")
-    v.add_argument("--replications", "-R", type=_positive_int, default=10)
+    v.add_argument("--replications", "-R", type=REPLICATIONS, default=10)
     v.add_argument("--root-seed", type=_positive_int, default=20220511)
-    v.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+    v.add_argument("--workers", type=WORKERS, default=os.cpu_count() or 1)
     v.add_argument("--cases", nargs="+", metavar="CASE", help="a subset of the cases")
     v.add_argument("--out", help="directory to write validation.csv into")
     v.set_defaults(fn=cmd_validate)
@@ -736,30 +806,30 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "spec", help="calibration spec YAML (e.g. experiments/calibration/haaglanden.yaml)"
     )
-    c.add_argument("--replications", "-R", type=_positive_int, default=2)
+    c.add_argument("--replications", "-R", type=REPLICATIONS, default=2)
     c.add_argument("--root-seed", type=_positive_int, default=20250101)
     c.add_argument(
         "--max-evaluations",
-        type=_positive_int,
+        type=_upto(100_000),
         default=40,
         help="0: no fit, only the table at the scenario's values",
     )
     c.add_argument(
         "--table-replications",
-        type=_positive_int,
+        type=REPLICATIONS,
         default=10,
         help="fresh seeds for the fit table at the fitted values (default 10)",
     )
-    c.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+    c.add_argument("--workers", type=WORKERS, default=os.cpu_count() or 1)
     c.add_argument("--out", default="results/calibration")
     c.set_defaults(fn=cmd_calibrate)
 
     w = sub.add_parser("warmup", help="choose a region scenario's burn-in by MSER-5 pilots")
     w.add_argument("scenario", help="region scenario YAML")
-    w.add_argument("--replications", "-R", type=_positive_int, default=3)
-    w.add_argument("--max-years", type=_positive_int, default=60)
+    w.add_argument("--replications", "-R", type=REPLICATIONS, default=3)
+    w.add_argument("--max-years", type=_upto(300), default=60)
     w.add_argument("--root-seed", type=_positive_int, default=20251201)
-    w.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+    w.add_argument("--workers", type=WORKERS, default=os.cpu_count() or 1)
     w.add_argument("--out", help="directory to write warmup.json into")
     w.set_defaults(fn=cmd_warmup)
 
@@ -767,7 +837,7 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("scenario", help="national scenario YAML (experiments/scenarios/national.yaml)")
     n.add_argument("--seed", type=_positive_int, default=1)
     n.add_argument("--membership", help="CSV municipality,region (default: the scenario's)")
-    n.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+    n.add_argument("--workers", type=WORKERS, default=os.cpu_count() or 1)
     n.add_argument("--out")
     n.add_argument(
         "--fit-defaults",
@@ -784,7 +854,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", help="results folder (default results/FILE-STEM); resumes")
     e.add_argument(
         "--workers",
-        type=_positive_int,
+        type=WORKERS,
         default=None,
         help="local worker processes (default: every core; 1: serial in this process)",
     )
@@ -813,7 +883,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(fn=cmd_dashboard)
 
     b = sub.add_parser("bench", help="medians of repeated timings: stylized market or real model")
-    b.add_argument("--repeats", type=_positive_int, default=5)
+    b.add_argument("--repeats", type=_upto(1000), default=5)
     b.add_argument(
         "--scale",
         choices=(
@@ -859,6 +929,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     except (ScenarioError, UsageError, DataError) as err:
         print(f"woonsim: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except InvariantError as err:  # a bug in woonsim, not in the input: nothing written
+        print(
+            f"woonsim: error: invariant broken: {err} (a bug in woonsim; please report it "
+            "with the scenario and seed)",
+            file=sys.stderr,
+        )
+        return EXIT_INVARIANT
     except OSError as err:
         where = f"{err.filename}: " if err.filename else ""
         print(f"woonsim: error: {where}{err.strerror or err}", file=sys.stderr)

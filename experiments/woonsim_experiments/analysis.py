@@ -107,6 +107,7 @@ def load_results(path: str | Path) -> tuple[pd.DataFrame, dict]:
     exp_file = path / "experiment.json"
     if not exp_file.is_file():
         raise ScenarioError(f"{path}: no experiment.json (not an experiment results folder)")
+    _check_against_manifest(path, exp_file)
     try:
         experiment = json.loads(exp_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -125,7 +126,10 @@ def load_results(path: str | Path) -> tuple[pd.DataFrame, dict]:
     if not files:
         raise ScenarioError(f"{path}: no finished runs (runs/*.parquet)")
     try:
-        tables = [pq.read_table(f).replace_schema_metadata(None) for f in files]
+        tables = [
+            pq.read_table(f, page_checksum_verification=True).replace_schema_metadata(None)
+            for f in files
+        ]
         df = pa.concat_tables(tables).to_pandas()
     except (OSError, pa.ArrowException) as err:
         raise ScenarioError(f"{path}: cannot read runs ({err.__class__.__name__})") from None
@@ -146,6 +150,23 @@ def load_results(path: str | Path) -> tuple[pd.DataFrame, dict]:
     }
     experiment = {**experiment, "runs_found": len(files)}
     return df, experiment
+
+
+def _check_against_manifest(path: Path, exp_file: Path) -> None:
+    """experiment.json as the manifest recorded it (when it did): a damaged file is
+    refused with one line, never read."""
+    from woonsim_experiments.run_record import MANIFEST_FILE, digest
+
+    try:
+        recorded = json.loads((path / MANIFEST_FILE).read_text(encoding="utf-8"))
+        want = recorded["experiment_json_sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # no record to check against (an older folder, or the manifest lost)
+    if digest(exp_file.read_bytes()) != want:
+        raise ScenarioError(
+            f"{exp_file}: corrupt (it does not match its sha256 in manifest.json); run the "
+            "sweep into this folder again to repair it"
+        )
 
 
 def _finished_files(path: Path, experiment_sha256: str) -> list[Path]:

@@ -20,15 +20,15 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 from scipy import optimize, stats
 
-from woonsim.errors import ScenarioError
+from woonsim.errors import DataError, ScenarioError
 from woonsim.measures import observe
 from woonsim.paths import get_path, set_path
 from woonsim.region.market import RegionalMarket
 from woonsim.scenario import parse_scenario
-from woonsim.spec import Spec, one_line
+from woonsim.spec import Horizon, Spec, one_line
 from woonsim.yaml_loader import read_yaml
 
 __all__ = [
@@ -41,31 +41,34 @@ __all__ = [
     "with_parameters",
 ]
 
-
-class FitHorizon(Spec):
-    """The horizon while fitting, in place of the scenario's."""
-
-    burn_in_years: Annotated[float, Field(ge=0)] | None = None  # burn-in while fitting
-    years: Annotated[float, Field(gt=0)] | None = None  # reported years while fitting
+Name = Annotated[str, Field(min_length=1, max_length=1000)]
 
 
 class ParameterSpec(Spec):
     """A scenario value to fit, by path (as in experiment files), within [low, high]."""
 
-    path: Annotated[str, Field(min_length=1)]  # e.g. flows.departure_rate
+    path: Name  # e.g. flows.departure_rate
     low: float  # lower bound of the search
     high: float  # upper bound of the search (above low)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ParameterSpec:
+        if not self.low < self.high:
+            raise ValueError(f"high: must be above low ({self.high:g} <= {self.low:g})")
+        return self
 
 
 class CalibrationSpec(Spec):
     """A calibration spec (`woonsim calibrate FILE`): which region scenario to fit, to
-    which region's targets in calibration_data/targets.csv, over which parameters."""
+    which region's targets in calibration_data/targets.csv, over which parameters (at most
+    20)."""
 
-    scenario: Annotated[str, Field(min_length=1)]  # the region scenario, relative to this file
+    scenario: Name  # the region scenario, relative to this file
     # the region whose targets (use fit or holdout) are fitted: haaglanden, amsterdam, ...
-    region: Annotated[str, Field(min_length=1)]
-    horizon: FitHorizon | None = None  # default: the scenario's own
-    parameters: list[ParameterSpec]  # the values to fit, with their search bounds
+    region: Name
+    horizon: Horizon | None = None  # default: the scenario's own
+    # the values to fit, with their search bounds
+    parameters: Annotated[list[ParameterSpec], Field(min_length=1, max_length=20)]
 
 
 @dataclass(frozen=True)
@@ -282,33 +285,47 @@ def load_spec(path) -> tuple[object, list[Parameter], list[Target], str]:
     fitting, the parameters with bounds, and the region whose targets (fit and holdout)
     come from calibration_data/targets.csv."""
     from woonsim.scenario import load_scenario
+    from woonsim_experiments.targets import REGIONS
     from woonsim_experiments.targets import targets as load_targets
 
     path = Path(path)
-    spec = read_yaml(path)
-    if not isinstance(spec, dict):
-        raise ScenarioError(f"{path}: expected a mapping")
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: expected a mapping of keys, got {type(data).__name__}")
     try:
-        CalibrationSpec.model_validate(spec)
+        spec = CalibrationSpec.model_validate(data)
     except ValidationError as err:
-        raise ScenarioError(f"{path}: {one_line(err)}") from None
-    scenario = load_scenario(path.parent / spec["scenario"])
-    horizon = spec.get("horizon") or {}
-    if horizon:
-        d = scenario.model_dump(mode="python")
-        d.update(horizon)
-        scenario = parse_scenario(d)
-    params = []
-    for i, p in enumerate(spec["parameters"]):
-        try:
-            params.append(Parameter(str(p["path"]), float(p["low"]), float(p["high"])))
-        except (KeyError, TypeError, ValueError):
-            raise ScenarioError(f"parameters[{i}]: needs path, low and high") from None
-        if not params[-1].low < params[-1].high:
-            raise ScenarioError(f"parameters[{i}]: low must be below high")
-        _current(scenario, params[-1])  # the path exists
+        raise ScenarioError(one_line(err).replace("scenario: ", "calibration: ", 1)) from None
+    if spec.region not in REGIONS:
+        raise ScenarioError(
+            f"region: unknown region {spec.region!r}; expected one of {', '.join(REGIONS)}"
+        )
     try:
-        table = load_targets(spec["region"])
+        scenario = load_scenario(path.parent / spec.scenario)
+    except ScenarioError as err:
+        raise ScenarioError(f"scenario: {err}") from None
+    if scenario.kind != "region":
+        raise ScenarioError(f"scenario: calibration needs a region scenario, not {scenario.kind}")
+    if spec.horizon is not None:
+        d = scenario.model_dump(mode="python")
+        d.update(spec.horizon.model_dump(exclude_none=True))
+        try:
+            scenario = parse_scenario(d)
+        except ScenarioError as err:
+            raise ScenarioError(f"horizon: {err}") from None
+    params = []
+    for i, p in enumerate(spec.parameters):
+        params.append(Parameter(p.path, p.low, p.high))
+        try:
+            _current(scenario, params[-1])  # the path exists and holds a number
+            for end in (p.low, p.high):  # both ends of the interval are valid values
+                with_parameters(scenario, [params[-1]], [end])
+        except (ScenarioError, TypeError, ValueError) as err:
+            raise ScenarioError(f"parameters[{i}]: {err}") from None
+    try:
+        table = load_targets(spec.region)
+    except DataError:
+        raise
     except ValueError as err:
         raise ScenarioError(f"region: {err}") from None
     table = table[table["use"].isin(["fit", "holdout"])]
@@ -324,4 +341,4 @@ def load_spec(path) -> tuple[object, list[Parameter], list[Target], str]:
         )
         for r in table.itertuples()
     ]
-    return scenario, params, tg, spec["region"]
+    return scenario, params, tg, spec.region

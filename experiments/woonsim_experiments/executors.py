@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
+import signal
 import threading
 import time
 from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
@@ -150,7 +152,9 @@ class RespawningPool(Executor):
         pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
     def terminate(self) -> None:
-        """Stop at once: cancel what is queued and kill the workers (SIGTERM, Ctrl-C)."""
+        """Stop at once: cancel what is queued and kill the workers (SIGTERM, Ctrl-C),
+        also one the forkserver was starting meanwhile (not yet known to the pool), then
+        the forkserver itself: nothing is left behind."""
         with self._lock:
             self._closed = True
             pool = self._pool
@@ -159,6 +163,25 @@ class RespawningPool(Executor):
         for p in processes:
             with contextlib.suppress(Exception):
                 p.kill()
+        _stop_forkserver()
+
+
+def _stop_forkserver() -> None:
+    """Kill the forkserver's children (workers, also half-started ones) and the
+    forkserver (Linux: its children from /proc; elsewhere the forkserver alone)."""
+    from multiprocessing import forkserver
+
+    pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    if not pid:
+        return
+    children: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                children += [int(c) for c in fh.read().split()]
+    for p in [*children, pid]:
+        with contextlib.suppress(OSError):
+            os.kill(p, signal.SIGKILL)
 
 
 def _unblock(pool: ProcessPoolExecutor, processes: list) -> None:

@@ -58,7 +58,7 @@ from woonsim import __version__
 from woonsim.errors import ScenarioError
 from woonsim.paths import locate, set_path
 from woonsim.scenario import parse_scenario
-from woonsim.spec import Spec, one_line
+from woonsim.spec import Horizon, Spec, one_line
 from woonsim.yaml_loader import read_yaml
 
 __all__ = [
@@ -74,17 +74,18 @@ __all__ = [
     "run_id",
 ]
 
-Name = Annotated[str, Field(min_length=1)]
+Name = Annotated[str, Field(min_length=1, max_length=1000)]
+
+# Bounds of an experiment's size (README, "Bounds"): checked from the counts before
+# anything is expanded, so a huge design is refused at once, not after minutes.
+MAX_REPLICATIONS = 10_000
+MAX_VARIANTS = 1_000  # listed variants plus the lever grid
+MAX_POINTS = 10_000  # design points
+MAX_SCENARIOS = 20_000  # variants x design points (each validated when the file is read)
+MAX_RUNS = 100_000  # variants x points x replications (x regions, national)
 
 # the spawn key of the design's own random stream (run seeds have keys of length 2 or 3)
 _DESIGN_KEY = zlib.crc32(b"design")
-
-
-class Horizon(Spec):
-    """Override of the base scenario's burn-in and reporting years."""
-
-    burn_in_years: Annotated[float, Field(ge=0)] | None = None  # null: the base scenario's
-    years: Annotated[float, Field(gt=0)] | None = None  # null: the base scenario's
 
 
 class Variant(Spec):
@@ -116,8 +117,9 @@ class Design(Spec):
     Sobol sequence (`sobol`, a power of 2), seeded from the experiment's root seed."""
 
     kind: Literal["factorial", "lhs", "sobol"]  # factorial grid, Latin hypercube or Sobol sequence
-    samples: Annotated[int, Field(ge=1)] | None = None  # points (lhs, sobol)
-    levels: Annotated[int, Field(ge=2)] | None = None  # values per uncertainty (factorial)
+    samples: Annotated[int, Field(ge=1, le=MAX_POINTS)] | None = None  # points (lhs, sobol)
+    # values per uncertainty (factorial)
+    levels: Annotated[int, Field(ge=2, le=MAX_POINTS)] | None = None
 
     @model_validator(mode="after")
     def _sizes(self) -> Design:
@@ -169,25 +171,68 @@ class ExperimentSpec(Spec):
     `parse_experiment` resolves it into an `Experiment`."""
 
     name: Name  # a label, on the report
-    description: str = ""  # what the experiment asks; shown on the report
+    # what the experiment asks; shown on the report
+    description: Annotated[str, Field(max_length=100_000)] = ""
     base: Name  # the base scenario (region or national), relative to this file
     horizon: Horizon | None = None  # override of the base scenario's burn-in and years
-    replications: Annotated[int, Field(ge=1)]  # paired replications per variant and design point
-    root_seed: Annotated[int, Field(ge=0)]  # every run's seed derives from it
+    # paired replications per variant and design point
+    replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)]
+    root_seed: Annotated[int, Field(ge=0, le=2**63 - 1)]  # every run's seed derives from it
     paired: bool = True  # common random numbers across variants
     baseline: Name  # the variant every other one is compared with
     # policy variants: values set on the base scenario
-    variants: list[Variant] = Field(default_factory=list)
+    variants: Annotated[list[Variant], Field(max_length=MAX_VARIANTS)] = Field(default_factory=list)
     # a full-factorial grid of extra variants: path -> values
-    levers: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(default_factory=dict)
+    levers: Annotated[
+        dict[str, Annotated[list[Any], Field(min_length=1, max_length=MAX_VARIANTS)]],
+        Field(max_length=20),
+    ] = Field(default_factory=dict)
     # values sampled per design point
-    uncertainties: list[Uncertainty] = Field(default_factory=list)
+    uncertainties: Annotated[list[Uncertainty], Field(max_length=50)] = Field(default_factory=list)
     design: Design | None = None  # how the uncertainties are sampled
     # a national base only: run these regions of its membership (empty: every region)
-    regions: list[str] = Field(default_factory=list)
+    regions: Annotated[list[str], Field(max_length=50)] = Field(default_factory=list)
+
+    @property
+    def n_variants(self) -> int:
+        """Listed variants plus the lever grid's, counted without expanding the grid."""
+        return len(self.variants) + (
+            math.prod(len(v) for v in self.levers.values()) if self.levers else 0
+        )
+
+    @property
+    def n_points(self) -> int:
+        """Design points, counted without drawing them."""
+        d = self.design
+        if d is None or not self.uncertainties:
+            return 1
+        return d.levels ** len(self.uncertainties) if d.kind == "factorial" else d.samples
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentSpec:
+        n_v, n_p = self.n_variants, self.n_points
+        if n_v > MAX_VARIANTS:
+            where = "levers" if self.levers else "variants"
+            raise ValueError(
+                f"{where}: {n_v:,} variants (listed plus the lever grid), more than the "
+                f"{MAX_VARIANTS:,} an experiment may have"
+            )
+        if n_p > MAX_POINTS:
+            raise ValueError(
+                f"design: {n_p:,} design points, more than the {MAX_POINTS:,} an "
+                "experiment may have"
+            )
+        if n_v * n_p > MAX_SCENARIOS:
+            raise ValueError(
+                f"design: {n_v:,} variants x {n_p:,} design points = {n_v * n_p:,} "
+                f"scenarios, more than {MAX_SCENARIOS:,}"
+            )
+        if n_v * n_p * self.replications > MAX_RUNS:
+            raise ValueError(
+                f"replications: {n_v:,} variants x {n_p:,} design points x "
+                f"{self.replications:,} replications = {n_v * n_p * self.replications:,} "
+                f"runs, more than the {MAX_RUNS:,} a sweep may have"
+            )
         names = self.variant_names
         if not names:
             raise ValueError("variants: needs at least one variant (or levers)")
@@ -315,6 +360,21 @@ class Experiment:
             for reg, label, _ in areas
         ]
 
+    def size(self):
+        """(`woonsim.size.Size` of the largest run, estimated seconds of all runs on one
+        core): what a sweep needs, before it starts."""
+        from woonsim.size import estimate
+
+        largest, seconds = None, 0.0
+        for row in self.scenarios:
+            for cell in row:
+                for sc in cell.values() if isinstance(cell, dict) else (cell,):
+                    s = estimate(sc)
+                    seconds += s.seconds * self.replications
+                    if largest is None or s.bytes > largest.bytes:
+                        largest = s
+        return largest, seconds
+
     def to_json(self) -> dict:
         """What a results folder's experiment.json holds (national: also `kind` and
         `regions`, each with its municipalities and the parameters it takes)."""
@@ -370,10 +430,11 @@ def _attribute(msg: str, where: list[tuple[str, list[str]]]) -> tuple[str, str, 
 
 
 # --- loading --------------------------------------------------------------------------
-def parse_experiment(data: Any, base_dir: str | Path = ".") -> Experiment:
+def parse_experiment(data: Any, base_dir: str | Path = ".", progress=None) -> Experiment:
     """Validate a parsed experiment mapping, resolve its base scenario (relative to
     `base_dir`) and validate every variant at every design point; raise `ScenarioError`
-    with a one-line message naming the field."""
+    with a one-line message naming the field. `progress(done, total)` is told how many
+    scenarios are validated (a large design takes a while)."""
     from woonsim.scenario import load_scenario
 
     if not isinstance(data, dict):
@@ -387,7 +448,7 @@ def parse_experiment(data: Any, base_dir: str | Path = ".") -> Experiment:
         raise ScenarioError(msg) from None
 
     if _kind(Path(base_dir) / exp.base) == "national":
-        return _parse_national(exp, Path(base_dir) / exp.base)
+        return _parse_national(exp, Path(base_dir) / exp.base, progress)
     if exp.regions:
         raise ScenarioError("regions: only an experiment on a national base has regions")
     try:
@@ -406,7 +467,7 @@ def parse_experiment(data: Any, base_dir: str | Path = ".") -> Experiment:
     variants = _variant_settings(exp)
     _check_uncertainty_paths(exp, base)
     points = _design_points(exp, base.model_dump(mode="python"), base)
-    scenarios = _expand(exp, base, variants, points)
+    scenarios = _expand(exp, base, variants, points, _Ticker(progress, _n_checks(variants, points)))
     canon = json.dumps(
         {
             "experiment": exp.model_dump(mode="json"),
@@ -440,7 +501,7 @@ def _kind(path: Path) -> str | None:
     return data.get("kind") if isinstance(data, dict) else None
 
 
-def _parse_national(exp: ExperimentSpec, path: Path) -> Experiment:
+def _parse_national(exp: ExperimentSpec, path: Path, progress=None) -> Experiment:
     """A national base: every variant at every design point applied to every region's
     scenario (`woonsim_experiments.national.region_scenarios`), each validated."""
     from woonsim_experiments.national import load_national, region_scenarios
@@ -460,10 +521,18 @@ def _parse_national(exp: ExperimentSpec, path: Path) -> Experiment:
     first = regions[0][1]
     _check_uncertainty_paths(exp, first)
     points = _design_points(exp, first.model_dump(mode="python"), first)
+    runs = exp.n_variants * exp.n_points * exp.replications * len(regions)
+    if runs > MAX_RUNS:
+        raise ScenarioError(
+            f"replications: {exp.n_variants:,} variants x {exp.n_points:,} design points x "
+            f"{exp.replications:,} replications x {len(regions)} regions = {runs:,} runs, "
+            f"more than the {MAX_RUNS:,} a sweep may have"
+        )
     per_region = {}
+    tick = _Ticker(progress, _n_checks(variants, points) * len(regions))
     for reg, sc, _ in regions:
         try:
-            per_region[reg] = _expand(exp, sc, variants, points)
+            per_region[reg] = _expand(exp, sc, variants, points, tick)
         except ScenarioError as err:
             raise ScenarioError(f"{err} (region {reg})") from None
     scenarios = [
@@ -530,10 +599,29 @@ def _variant_settings(exp: ExperimentSpec) -> list:
     return variants
 
 
-def _expand(exp: ExperimentSpec, base, variants: list, points: list) -> list:
+class _Ticker:
+    """Counts validated scenarios for a `progress(done, total)` callback."""
+
+    def __init__(self, progress, total: int):
+        self.progress, self.total, self.done = progress, total, 0
+
+    def __call__(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
+def _n_checks(variants: list, points: list) -> int:
+    """Scenarios `_expand` validates."""
+    with_values = sum(1 for p in points if p)
+    return len(variants) + with_values + len(variants) * with_values
+
+
+def _expand(exp: ExperimentSpec, base, variants: list, points: list, tick=None) -> list:
     """Every variant at every design point applied to the scenario `base` and validated:
     [variant][point] scenarios; a `ScenarioError` names the setting at fault."""
     base_dump = base.model_dump(mode="python")
+    tick = tick or (lambda: None)
 
     def applied(settings) -> tuple[dict, list[tuple[str, list[str]]]]:
         d = copy.deepcopy(base_dump)
@@ -546,6 +634,7 @@ def _expand(exp: ExperimentSpec, base, variants: list, points: list) -> list:
         return d, where
 
     def parsed(d: dict, where, otherwise: str, suffix: str = ""):
+        tick()
         try:
             return _parse(d)
         except ScenarioError as err:
@@ -575,6 +664,7 @@ def _expand(exp: ExperimentSpec, base, variants: list, points: list) -> list:
                 row.append(per_variant[vi])
                 continue
             d, where = applied(settings + at(point))
+            tick()
             try:
                 row.append(_parse(d))
             except ScenarioError as err:
@@ -621,8 +711,8 @@ def _design_points(exp: ExperimentSpec, base_dump: dict, base) -> list[dict[str,
     ]
 
 
-def load_experiment(path: str | Path) -> Experiment:
+def load_experiment(path: str | Path, progress=None) -> Experiment:
     """Read and validate an experiment YAML file (its base path is relative to it)."""
     path = Path(path)
     data = read_yaml(path)
-    return parse_experiment(data, path.parent)
+    return parse_experiment(data, path.parent, progress)

@@ -27,7 +27,7 @@ from pydantic import Field, ValidationError
 from woonsim.data import corop_regions, municipalities, national_totals
 from woonsim.errors import ScenarioError
 from woonsim.scenario import load_scenario, parse_scenario
-from woonsim.spec import Spec, one_line
+from woonsim.spec import MAX_YEARS, Spec, bounded, one_line
 from woonsim.yaml_loader import read_yaml
 from woonsim_experiments.calibrate import Parameter, with_parameters
 from woonsim_experiments.targets import national_targets
@@ -75,12 +75,12 @@ class NationalScenario(Spec):
     # values set on the national defaults, by path as in calibration (flows.departure_rate)
     default_overrides: dict[str, float] = Field(default_factory=dict)
     # null: each region the burn-in of its scenario
-    burn_in_years: Annotated[float, Field(ge=0)] | None = None
+    burn_in_years: bounded(0, MAX_YEARS, "years before the reported window") | None = None
     # reported years; null: those of each region's scenario
-    years: Annotated[float, Field(gt=0)] | None = None
+    years: bounded(0, MAX_YEARS, "reported years", open_low=True) | None = None
     # a subset of the membership's regions to run (empty: all of them); the national
     # checks against CBS then do not apply
-    regions: list[str] = Field(default_factory=list)
+    regions: Annotated[list[str], Field(max_length=50)] = Field(default_factory=list)
 
 
 def load_national(path: str | Path, data: dict | None = None) -> tuple[NationalScenario, Path]:

@@ -79,7 +79,7 @@ def _own_whole_file(f: Path, run: str, experiment_sha256: str) -> bool:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(f)
+        table = pq.read_table(f, page_checksum_verification=True)
         meta = json.loads((table.schema.metadata or {}).get(b"woonsim", b"{}"))
         runs = set(table.column("run").to_pylist()) if "run" in table.column_names else set()
     except (OSError, ValueError, KeyError, pa.ArrowException):

@@ -123,9 +123,9 @@ def fork_groups(specs: list[RunSpec]) -> list[list[RunSpec]]:
 
 
 def _table(spec: RunSpec, result) -> pa.Table:
-    from woonsim.measures import run_metrics
+    from woonsim.measures import check_ranges, run_metrics
 
-    table = run_metrics(result)
+    table = check_ranges(run_metrics(result))  # output ranges, as every run's
     n = table.num_rows
     meta = json.loads(table.schema.metadata[b"woonsim"])
     meta.update(
@@ -162,6 +162,7 @@ def parquet_bytes(table: pa.Table) -> bytes:
         use_dictionary=True,
         write_statistics=True,
         store_schema=True,
+        write_page_checksum=True,  # a flipped bit in the data fails the read (CRC32)
     )
     return buf.getvalue()
 
@@ -188,6 +189,8 @@ def check_folder(experiment: Experiment, out_dir: str | Path) -> None:
     if not out.is_dir():
         raise FolderError(f"{out}: exists and is not a directory")
     spec = out / EXPERIMENT_FILE
+    if not spec.exists() and (out / MANIFEST_FILE).exists() and _ours_but_damaged(experiment, out):
+        return  # experiment.json lost after the manifest was written: the sweep rewrites it
     if not spec.exists():
         other = sorted(p.name for p in out.iterdir() if not _is_tmp(p))
         if other:
@@ -200,12 +203,32 @@ def check_folder(experiment: Experiment, out_dir: str | Path) -> None:
     try:
         sha = json.loads(spec.read_text(encoding="utf-8"))["sha256"]
     except (OSError, ValueError, KeyError, TypeError):
-        raise FolderError(f"{spec}: cannot read the experiment it holds") from None
+        sha = None
+    if sha != experiment.sha256 and _ours_but_damaged(experiment, out):
+        return  # a damaged experiment.json of this experiment: the sweep rewrites it
+    if sha is None:
+        raise FolderError(f"{spec}: cannot read the experiment it holds")
     if sha != experiment.sha256:
         raise FolderError(
             f"{out}: holds results of another experiment (sha256 {sha[:12]}..., this one "
             f"{experiment.sha256[:12]}...); choose another --out or remove the folder"
         )
+
+
+def _ours_but_damaged(experiment: Experiment, out: Path) -> bool:
+    """The manifest says the folder holds this experiment and that experiment.json is
+    not the file it recorded (a flipped bit, a lost file): the folder is this one's."""
+    try:
+        doc = json.loads((out / MANIFEST_FILE).read_text(encoding="utf-8"))
+        recorded_json = doc["experiment_json_sha256"]
+        ours = doc["experiment_sha256"] == experiment.sha256
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    try:
+        now = digest((out / EXPERIMENT_FILE).read_bytes())
+    except OSError:
+        now = None
+    return ours and now != recorded_json
 
 
 @contextlib.contextmanager
@@ -271,8 +294,13 @@ def sweep(
         for p in out.iterdir():
             if _is_tmp(p):
                 p.unlink()
-        if not (out / EXPERIMENT_FILE).exists():
-            _write_bytes(out / EXPERIMENT_FILE, _json_bytes(experiment.to_json()))
+        spec_bytes = _json_bytes(experiment.to_json())
+        try:
+            written = (out / EXPERIMENT_FILE).read_bytes()
+        except OSError:
+            written = None
+        if written != spec_bytes:  # absent, or damaged (the same sha256, or check_folder
+            _write_bytes(out / EXPERIMENT_FILE, spec_bytes)  # would have refused): rewritten
         runs_dir = out / RUNS
         runs_dir.mkdir(exist_ok=True)
         for p in runs_dir.iterdir():
@@ -313,6 +341,7 @@ def sweep(
             ]
             doc = {
                 "experiment_sha256": experiment.sha256,
+                "experiment_json_sha256": digest(spec_bytes),
                 "total_runs": len(specs),
                 "runs": rows,
             }

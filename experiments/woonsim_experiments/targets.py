@@ -17,8 +17,11 @@ from pathlib import Path
 import pandas as pd
 
 from woonsim.data import data_file
+from woonsim.errors import DataError
 from woonsim.measures import TARGET_MEASURES
 
+# the data files as found at import; `targets()` looks them up again when called, so that
+# WOONSIM_CALIBRATION_DATA set later is honoured
 TARGETS_CSV = data_file("targets.csv")
 NATIONAL_CSV = data_file("national_targets.csv")
 
@@ -115,7 +118,7 @@ def targets(
         raise ValueError(f"unknown region {region!r}; expected one of {', '.join(REGIONS)}")
     if use is not None and use not in USES:
         raise ValueError(f"unknown use {use!r}; expected one of {', '.join(USES)}")
-    df = _load(Path(path) if path is not None else TARGETS_CSV)
+    df = _load(Path(path) if path is not None else data_file("targets.csv"))
     if region is not None:
         df = df[df["region"] == region]
     if use is not None:
@@ -141,14 +144,18 @@ def national_targets(path: str | Path | None = None) -> pd.DataFrame:
     from woonsim.data import municipalities
 
     regions = {"nederland": list(municipalities()["code"])}
-    return _load(Path(path) if path is not None else NATIONAL_CSV, regions)
+    return _load(Path(path) if path is not None else data_file("national_targets.csv"), regions)
 
 
-def _load(path: Path, regions: dict[str, list[str]] = REGIONS) -> pd.DataFrame:
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+def _load(path, regions: dict[str, list[str]] = REGIONS) -> pd.DataFrame:
+    try:
+        with path.open("rb") as fh:
+            raw = pd.read_csv(fh, dtype=str, keep_default_na=False)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise DataError(f"{path.name}: not a CSV table ({err.__class__.__name__})") from None
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
-        raise ValueError(f"{path.name}: missing column(s) {', '.join(missing)}")
+        raise DataError(f"{path.name}: missing column(s) {', '.join(missing)}")
     raw = raw[COLUMNS].apply(lambda s: s.str.strip())
     rows = [
         _check_row(i, r, path.name, regions) for i, r in enumerate(raw.to_dict("records"), start=1)
@@ -162,8 +169,8 @@ def _load(path: Path, regions: dict[str, list[str]] = REGIONS) -> pd.DataFrame:
 def _check_row(i: int, r: dict[str, str], name: str, regions: dict[str, list[str]]) -> dict:
     where = f"{name} row {i} (line {i + 1}; {r['region'] or '?'}, {r['measure'] or '?'})"
 
-    def bad(col: str, problem: str) -> ValueError:
-        return ValueError(f"{where}, column '{col}': {problem}")
+    def bad(col: str, problem: str) -> DataError:
+        return DataError(f"{where}, column '{col}': {problem}")
 
     for col in _REQUIRED_TEXT:
         if not r[col]:

@@ -18,8 +18,9 @@ class ScenarioError(WoonsimError, ValueError):
     used; the message is one line: `field: problem`."""
 
 
-class DataError(WoonsimError):
-    """Shipped calibration data that are missing or inconsistent."""
+class DataError(WoonsimError, ValueError):
+    """Calibration data that are missing or inconsistent; the message is one line naming
+    the file, and the row and column where one is at fault."""
 
 
 class InvariantError(WoonsimError, AssertionError):

@@ -29,11 +29,11 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from woonsim.errors import ScenarioError
+from woonsim.errors import InvariantError, ScenarioError
 from woonsim.region.cells import KINDS
 from woonsim.region.results import RegionResult
-from woonsim.region.taakstelling import period_of
-from woonsim.results import ABANDONED, CENSORED, HOUSED, RunResult
+from woonsim.region.taakstelling import periods, reported
+from woonsim.results import ABANDONED, CENSORED, HOUSED, RunResult, take
 from woonsim.stationarity import SERIES
 from woonsim.survival import period_curves
 
@@ -290,33 +290,35 @@ def run_metrics(result: RegionResult) -> pa.Table:
     m, b = result, result.base
     sc = m.spec
     rows = _Rows()
-    y0, y1 = round(sc.burn_in_years), round(m.horizon)
+    y0, y1 = periods(sc.burn_in_years, m.horizon)  # the years overlapping the window
+    w0, w1 = float(sc.burn_in_years), float(m.horizon)  # the window itself, exactly
     years = sc.years
-    start = sc.start_year - y0  # calendar year of model time 0
+    # calendar year of model time 0 (whole with a whole burn-in)
+    start = sc.start_year - (y0 if float(sc.burn_in_years).is_integer() else w0)
     housed = b.reason == HOUSED
     let_t = np.where(housed, b.exit, -1.0)
-    in_period = housed & (period_of(let_t, 1) >= y0)
+    in_period = housed & reported(let_t, w0)
     search = b.exit - b.arrival
     reg_time = b.exit - m.seekers.registration
     v = result.vac
-    dwell_muni = np.where(housed, v["muni"][np.maximum(b.dwelling, 0)], -1)
+    dwell_muni = take(v["muni"], np.where(housed, b.dwelling, -1), -1)
     codes = [x.code for x in m.munis]
     aandacht = m.seekers.aandacht
 
     sets = group_sets(sc.group_names, b.group, aandacht, m.seekers.leaves)
     total_lettings = max(int(in_period.sum()), 1)
-    window = (float(y0), float(y1))
+    window = (w0, w1)
     home = m.seekers.muni
-    gone_in_period = (b.reason == ABANDONED) & (period_of(b.exit, 1) >= y0)
+    gone_in_period = (b.reason == ABANDONED) & reported(b.exit, w0)
     # seekers who start searching in the period with k years of follow-up before the end
-    started = (b.arrival >= y0) & (b.arrival < y1)
-    registered = (m.seekers.registration >= y0) & (m.seekers.registration < y1)
+    started = (b.arrival >= w0) & (b.arrival < w1)
+    registered = (m.seekers.registration >= w0) & (m.seekers.registration < w1)
     for name, mine in sets.items():
         sel = in_period & mine
         _times(rows, name, "", search[sel], reg_time[sel], years)
         rows.add("share_of_lettings", name, "", sel.sum() / total_lettings)
         for k in HORIZONS:
-            cohort = started & mine & (b.arrival <= y1 - k)
+            cohort = started & mine & (b.arrival <= w1 - k)
             rows.add(
                 f"p_housed_{k}y",
                 name,
@@ -352,9 +354,10 @@ def run_metrics(result: RegionResult) -> pa.Table:
     # statushouder taakstelling backlog per half-year, region and municipality
     if any(g.kind == "statushouder" for g in sc.groups):
         bl = result.statushouder_backlog()
+        h0 = periods(sc.burn_in_years, m.horizon, 2)[0]
         sh_name = next(g.name for g in sc.groups if g.kind == "statushouder")
         for h in range(len(bl)):
-            t = start + (2 * y0 + h + 1) / 2
+            t = start + (h0 + h + 1) / 2
             rows.add("taakstelling_backlog", sh_name, "", bl[h].sum(), t)
             for i, code in enumerate(codes):
                 rows.add("taakstelling_backlog", sh_name, code, bl[h, i], t)
@@ -372,7 +375,8 @@ def run_metrics(result: RegionResult) -> pa.Table:
             per_muni[i] / max(per_muni.sum(), 1),
         )
         rows.add("fair_share_population", "aandachtsgroepen", x.code, pop[i] / pop.sum())
-        rows.add("fair_share_social_stock", "aandachtsgroepen", x.code, social[i] / social.sum())
+        fair = social[i] / social.sum() if social.sum() > 0 else None  # none at all: none
+        rows.add("fair_share_social_stock", "aandachtsgroepen", x.code, fair)
         rows.add("social_share_end", "all", x.code, x.social_share)
     return rows.table().replace_schema_metadata(b._metadata())
 
@@ -413,10 +417,40 @@ def stylized_measures(result: RunResult) -> pa.Table:
 
 
 def run_measures(result: RunResult | RegionResult) -> pa.Table:
-    """The long measures table of a run of either kind."""
+    """The long measures table of a run of either kind, its ranges checked."""
     if isinstance(result, RegionResult):
-        return run_metrics(result)
-    return stylized_measures(result)
+        return check_ranges(run_metrics(result))
+    return check_ranges(stylized_measures(result))
+
+
+# measures that may be negative: drifts, and a backlog the lettings have overtaken
+SIGNED = frozenset(
+    {"taakstelling_backlog"} | {n for n, m in REGISTRY.items() if m.unit == "per year"}
+)
+# ratios that may exceed 1: more households housed in a half-year than were due
+OPEN_RATIOS = frozenset({"taakstelling_realisation"})
+STYLIZED_SHARES = frozenset({"p_housed", "share_of_lettings", "unused_share"})
+ROUNDING = 1e-9
+
+
+def check_ranges(table: pa.Table) -> pa.Table:
+    """Output ranges of a measures table: no infinite value, fractions (and 0/1 flags)
+    within [0, 1], every other measure not negative except the signed ones (`SIGNED`),
+    up to `ROUNDING` (a product of survival factors may end at 1 + 1e-15);
+    `InvariantError` names the first measure out of range. Returns the table."""
+    names = np.asarray(table.column("measure").to_pylist(), dtype=object)
+    value = table.column("value").to_numpy(zero_copy_only=False).astype(float)
+    units = {n: m.unit for n, m in REGISTRY.items()}
+    unit = np.array([units.get(n, "share" if n in STYLIZED_SHARES else "") for n in names])
+    share = np.isin(unit, ["fraction", "0/1", "share"]) & ~np.isin(names, list(OPEN_RATIOS))
+    bad = np.isinf(value)
+    bad |= share & ((value < -ROUNDING) | (value > 1 + ROUNDING))
+    bad |= ~np.isin(names, list(SIGNED)) & (value < -ROUNDING)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        group = table.column("group")[i].as_py()
+        raise InvariantError(f"output range: {names[i]} ({group}) = {value[i]}")
+    return table
 
 
 def _indices(result: RegionResult, area) -> list[int] | None:
@@ -445,7 +479,7 @@ def observe(
         if not REGISTRY[name].per_area:
             raise ScenarioError(f"targets: measure {name!r} has no per-area value")
         housed = b.reason == HOUSED
-        muni = np.where(housed, result.vac["muni"][np.maximum(b.dwelling, 0)], -1)
+        muni = take(result.vac["muni"], np.where(housed, b.dwelling, -1), -1)
         in_area = np.isin(muni, [codes.index(c) for c in area])
     else:
         in_area = np.ones(len(b.reason), dtype=bool)

@@ -21,10 +21,48 @@ from woonsim.streams import seed_record
 if TYPE_CHECKING:
     from woonsim.stylized.scenario import StylizedScenario
 
-__all__ = ["EXIT_REASONS", "RunResult"]
+__all__ = ["EXIT_REASONS", "SHARES", "RunResult", "check_shares", "take"]
 
 EXIT_REASONS = ("housed", "abandoned", "censored")
 HOUSED, ABANDONED, CENSORED = 0, 1, 2
+
+
+def take(column: np.ndarray, index: np.ndarray, fill) -> np.ndarray:
+    """`column[index]` where index >= 0 and `fill` where it is -1 (none), also when the
+    column is empty (a run without seekers, or without vacancies)."""
+    index = np.asarray(index)
+    out = np.full(index.shape, fill, dtype=np.result_type(column.dtype, np.min_scalar_type(fill)))
+    ok = index >= 0
+    out[ok] = column[index[ok]]
+    return out
+
+
+# summary keys that hold a share or a chance: within [0, 1] (or None)
+SHARES = frozenset(
+    {
+        "p_housed", "share_of_lettings", "unused_share", "aandachtsgroep_share_of_lettings",
+        "priority_share_of_lettings", "slaagkans", "own_municipality_share",
+        "share_of_aandachtsgroep_lettings", "share_of_social_stock_2025", "share_of_population",
+        "aandachtsgroep_share_of_new_tenants", "social_share_start", "social_share_end",
+    }
+)  # fmt: skip
+
+
+def check_shares(summary: dict) -> dict:
+    """Output ranges of a run's summary: every share and chance (`SHARES`) within [0, 1],
+    every number finite; `InvariantError` names the key. Returns the summary."""
+    stack: list[tuple[str, object]] = [("", summary)]
+    while stack:
+        where, x = stack.pop()
+        if isinstance(x, dict):
+            stack += [(f"{where}.{k}" if where else str(k), v) for k, v in x.items()]
+        elif isinstance(x, list):
+            stack += [(f"{where}[{i}]", v) for i, v in enumerate(x)]
+        elif isinstance(x, float) and not np.isfinite(x):
+            raise InvariantError(f"output range: {where} is {x}")
+        elif where.rsplit(".", 1)[-1] in SHARES and x is not None and not -1e-9 <= x <= 1 + 1e-9:
+            raise InvariantError(f"output range: {where} = {x} is not within [0, 1]")
+    return summary
 
 
 def _stat(x: np.ndarray, fn) -> float | None:
@@ -57,9 +95,7 @@ class RunResult:
         housed = dwelling >= 0
         left = ~housed & (deadline <= now)
         exit_ = (
-            np.where(
-                housed, vacancy_time[np.where(housed, dwelling, 0)], np.where(left, deadline, now)
-            )
+            np.where(housed, take(vacancy_time, dwelling, 0.0), np.where(left, deadline, now))
             if len(dwelling)
             else np.zeros(0)
         )
@@ -144,7 +180,7 @@ class RunResult:
         }
 
     def summary_json(self) -> str:
-        return json.dumps(self.summary(), indent=2, allow_nan=False) + "\n"
+        return json.dumps(check_shares(self.summary()), indent=2, allow_nan=False) + "\n"
 
     # --- tables ------------------------------------------------------------------------
     def _metadata(self) -> dict[bytes, bytes]:
@@ -203,7 +239,7 @@ class RunResult:
             pq.write_table(self.seekers_table(), tmp / "seekers.parquet")
             pq.write_table(self.vacancies_table(), tmp / "vacancies.parquet")
 
-        return write_atomically(out_dir, files)
+        return write_atomically(out_dir, files, replace="summary.json")  # a run: a set
 
     # --- invariants --------------------------------------------------------------------
     def check_invariants(self) -> None:

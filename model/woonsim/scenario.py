@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from woonsim.errors import ScenarioError
 from woonsim.region.scenario import RegionScenario
+from woonsim.size import check_size
 from woonsim.spec import one_line
 from woonsim.stylized.scenario import StylizedScenario
 from woonsim.yaml_loader import read_yaml
@@ -39,12 +40,14 @@ def parse_scenario(data: Any):
     except ValidationError as err:
         raise ScenarioError(one_line(err) + _code_hint(err)) from None
     if kind == "region":
-        from woonsim.data import region  # pandas: only once a region needs its data
+        from woonsim.data import municipality_counts  # pandas: only once a region needs it
 
-        try:
-            region(scenario.municipalities)
-        except KeyError as err:
-            raise ScenarioError(f"municipalities: {err.args[0]}") from None
+        known = municipality_counts()
+        unknown = [c for c in scenario.municipalities if c not in known]
+        if unknown:
+            codes = ", ".join(unknown)
+            raise ScenarioError(f"municipalities: unknown municipality code(s): {codes}")
+    check_size(scenario)  # a run that would not fit in memory is refused now
     return scenario
 
 

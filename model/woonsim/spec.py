@@ -11,7 +11,31 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from woonsim.errors import ScenarioError
 
-__all__ = ["Measure", "NonNegative", "Positive", "Spec", "one_line", "require_kind"]
+__all__ = [
+    "MAX_TIME",
+    "MAX_YEARS",
+    "Horizon",
+    "Measure",
+    "NonNegative",
+    "Positive",
+    "Spec",
+    "bounded",
+    "one_line",
+    "require_kind",
+]
+
+# Bounds of the numbers a user types (docs: README "Bounds"). A run's size is bounded
+# separately, by its estimate (`woonsim.size`).
+MAX_YEARS = 300.0  # burn-in years, reported years: each at most this
+MAX_TIME = 1e6  # a stylized run's time units: warmup + window + tail at most this
+MAX_RATE = 1e7  # a stylized rate, per time unit
+MIN_WINDOW = 1e-6  # a cohort window shorter than this vanishes beside the warmup
+
+
+def bounded(low: float, high: float, description: str, *, open_low: bool = False):
+    """A float within [low, high] ((low, high] with `open_low`), documented."""
+    lo = {"gt": low} if open_low else {"ge": low}
+    return Annotated[float, Field(le=high, description=description, **lo)]
 
 
 class Spec(BaseModel):
@@ -33,9 +57,12 @@ class Measure(Spec):
     """Measurement protocol: the cohort arrives in [warmup, warmup + window]; the
     run continues for `tail` more time units so that the cohort can leave."""
 
-    warmup: NonNegative  # cohort arrivals start at this time
-    window: Positive  # cohort arrivals end after this long
-    tail: NonNegative  # time after the window in which the cohort can leave
+    # cohort arrivals start at this time
+    warmup: bounded(0, MAX_TIME, "time before the cohort window")
+    # cohort arrivals end after this long
+    window: bounded(MIN_WINDOW, MAX_TIME, "the cohort window (arrivals measured)")
+    # time after the window in which the cohort can leave
+    tail: bounded(0, MAX_TIME, "time after the window for the cohort to leave")
 
     @property
     def end(self) -> float:
@@ -77,6 +104,14 @@ def one_line(err: ValidationError) -> str:
     got = e.get("input")
     shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
     return f"{loc}: {msg[0].lower()}{msg[1:]}{shown}"
+
+
+class Horizon(Spec):
+    """Override of a region scenario's burn-in and reported years (experiment,
+    calibration and national files), with the scenario's bounds."""
+
+    burn_in_years: bounded(0, MAX_YEARS, "years before the reported window") | None = None
+    years: bounded(0, MAX_YEARS, "reported years", open_low=True) | None = None
 
 
 # which Mesa model runs which scenario kind

@@ -71,7 +71,7 @@ def series(result) -> dict[str, np.ndarray]:
     """The diagnostic series (`SERIES`) of a regional run, one value per half-year from
     the start of the burn-in to the horizon."""
     b, sk = result.base, result.seekers
-    n = int(round(result.horizon / STEP))
+    n = max(int(np.ceil(result.horizon / STEP - 1e-9)), 1)  # the last may be cut short
     ends = STEP * np.arange(1, n + 1)
     out = {}
     still = np.where(b.reason == CENSORED, np.inf, b.exit)

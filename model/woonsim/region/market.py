@@ -38,7 +38,7 @@ from woonsim.region.results import RegionResult
 from woonsim.region.scenario import Quota, RegionScenario
 from woonsim.region.seekers import Seekers, draw_columns
 from woonsim.region.stock import Stock
-from woonsim.region.taakstelling import Taakstelling, period_of, task_persons
+from woonsim.region.taakstelling import Taakstelling, period_of, periods, task_persons
 from woonsim.region.vacancies import VacancyLedger
 from woonsim.spec import require_kind
 from woonsim.streams import as_seed_sequence, stream
@@ -481,7 +481,7 @@ def _toward_30(dwellings, corporation, population) -> np.ndarray:
 
 def _backlog_now(m: RegionalMarket) -> float:
     h = period_of(max(m.time, 1e-9), 2)
-    h0 = int(round(2 * m.spec.burn_in_years))
+    h0 = periods(m.spec.burn_in_years, m.horizon, 2)[0]
     if h < h0:
         return 0.0
     return float(m.taakstelling.backlog(h0, h + 1)[-1].sum())

@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 from woonsim.errors import InvariantError
 from woonsim.files import write_atomically
 from woonsim.region.cells import ELIGIBLE, ELIGIBLE_RELAXED, KINDS, N_LOCAL, ROUTES
-from woonsim.region.taakstelling import period_of
-from woonsim.results import CENSORED, HOUSED, RunResult
+from woonsim.region.taakstelling import period_of, periods, reported
+from woonsim.results import CENSORED, HOUSED, RunResult, check_shares, take
 from woonsim.stationarity import diagnose
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ class RegionResult:
         statushouders, the time from permit to housing (time in reception) and the
         share of each half-year's task plus backlog housed in it."""
         m, v = self, self.vac
-        taker = np.where(v["let_to"] >= 0, v["let_to"], 0)
+        taker = np.maximum(v["let_to"], 0)
         advert, regular, lottery = self._advert_lettings()
 
         b = self.base
@@ -140,7 +140,7 @@ class RegionResult:
         (regular) ones and the lottery ones."""
         v = self.vac
         let = self.reported_lettings()
-        advert = let & (self.seekers.route[np.where(let, v["let_to"], 0)] <= 1)
+        advert = let & (take(self.seekers.route, np.where(let, v["let_to"], -1), -1) <= 1)
         return advert, advert & ~v["lottery"], advert & v["lottery"]
 
     def reactions_per_advert(self, kind: str, munis=None) -> float | None:
@@ -164,8 +164,9 @@ class RegionResult:
         """(reported half-year ends, municipalities): statushouder households linked to
         the municipality and not yet housed, the backlog a municipality reports when its
         task follows the linkings (ODD §B2)."""
-        h0, h1 = int(round(2 * self.spec.burn_in_years)), int(round(2 * self.horizon))
-        return np.array([self._in_reception_at(h / 2) for h in range(h0 + 1, h1 + 1)])
+        h0, h1 = periods(self.spec.burn_in_years, self.horizon, 2)
+        ends = [min(h / 2, self.horizon) for h in range(h0 + 1, h1 + 1)]
+        return np.array([self._in_reception_at(t) for t in ends])
 
     def _realisation(self, munis=None) -> float | None:
         """Households housed in each reported half-year / (its task + the households in
@@ -176,16 +177,17 @@ class RegionResult:
             return None
         tk = self.taakstelling
         cols = list(range(self.n_munis)) if munis is None else list(munis)
-        h0, h1 = int(round(2 * sc.burn_in_years)), int(round(2 * self.horizon))
+        h0, h1 = periods(sc.burn_in_years, self.horizon, 2)
         waiting = [self._in_reception_at(h / 2)[cols].sum() for h in range(h0, h1)]
         task = tk.persons[..., cols].sum() / tk.persons_per_household
         housed = tk.housed[h0:h1][:, cols].sum(axis=1)
         due = task + np.array(waiting, dtype=float)
-        return float(np.mean(housed / due)) if len(due) else None
+        owed = due > 0  # a half-year with no task and nobody waiting owes nothing
+        return float(np.mean(housed[owed] / due[owed])) if owed.any() else None
 
     def _reported(self, t: np.ndarray) -> np.ndarray:
         """Times in the reported calendar years (after the burn-in), by `period_of`."""
-        return period_of(np.asarray(t, dtype=float), 1) >= round(self.spec.burn_in_years)
+        return reported(t, self.spec.burn_in_years)
 
     def summary(self) -> dict:
         m, b, sc = self, self.base, self.spec
@@ -212,11 +214,11 @@ class RegionResult:
         let = self.reported_lettings()
         years = sc.years
         aandacht = m.seekers.aandacht[v["let_to"][let]]
-        advert_route = m.seekers.route[v["let_to"]]  # advert or lottery
+        advert_route = take(m.seekers.route, v["let_to"], -1)  # advert or lottery
         chains = self._chain_lengths()
         out["region"] = {
             "municipalities": [x.code for x in m.munis],
-            "years_reported": [sc.start_year, sc.start_year + int(round(years)) - 1],
+            "years_reported": [sc.start_year, sc.start_year + int(np.ceil(years - 1e-9)) - 1],
             "lettings_per_year": float(let.sum() / years),
             "aandachtsgroep_share_of_lettings": float(aandacht.mean()) if let.any() else None,
             "priority_share_of_lettings": self._priority_share(let),
@@ -267,10 +269,12 @@ class RegionResult:
     def _seeker_counts(self) -> dict:
         """Per reported year, averaged: active seekers (reacted at least once in the
         year), registered households at the end of the year (registered, not yet housed
-        or gone; includes those not yet searching), and slaagkans (lettings to advert
-        seekers / active seekers, as Maaskoepel defines it)."""
+        or gone; includes those not yet searching), and slaagkans (lettings through the
+        adverts and lotteries / active seekers, as Maaskoepel defines it; years without
+        an active seeker have none, and a run without any has None). A household let a
+        dwelling through an advert reacted in that year, so slaagkans is at most 1."""
         m, b = self, self.base
-        y0, y1 = round(m.spec.burn_in_years), round(m.horizon)
+        y0, y1 = periods(m.spec.burn_in_years, m.horizon)
         active = m.seekers.active_per_year[y0:y1]
         regular = m.seekers.kind == KINDS["regular"]
         advert_kinds = regular | (m.seekers.kind == KINDS["urgent"])
@@ -280,13 +284,14 @@ class RegionResult:
             int(((m.seekers.registration <= y + 1) & still[y] & advert_kinds).sum())
             for y in range(y0, y1)
         ]
-        housed_regular = (b.reason == HOUSED) & advert_kinds
-        let_year = period_of(np.where(housed_regular, b.exit, -1.0), 1)
+        by_advert = (b.reason == HOUSED) & advert_kinds & np.isin(m.seekers.route, (0, 1))
+        let_year = period_of(np.where(by_advert, b.exit, -1.0), 1)
         lettings = np.array([int((let_year == y).sum()) for y in range(y0, y1)])
+        some = active > 0
         return {
             "active_seekers_per_year": float(active.mean()),
             "registered_end_of_year": float(np.mean(registered)),
-            "slaagkans": float((lettings / np.maximum(active, 1)).mean()),
+            "slaagkans": float((lettings[some] / active[some]).mean()) if some.any() else None,
         }
 
     def _chain_lengths(self) -> np.ndarray:
@@ -311,7 +316,7 @@ class RegionResult:
         total_aandacht = max(int(aandacht.sum()), 1)
         reg_time = b.exit - m.seekers.registration
         search = b.exit - b.arrival
-        y_start = int(round(m.spec.burn_in_years))
+        y_start = periods(m.spec.burn_in_years, m.horizon)[0]
         out = []
         for i, x in enumerate(m.munis):
             mine = muni == i
@@ -325,7 +330,9 @@ class RegionResult:
                     "share_of_aandachtsgroep_lettings": float(
                         aandacht[mine].sum() / total_aandacht
                     ),
-                    "share_of_social_stock_2025": float(social0[i] / social0.sum()),
+                    "share_of_social_stock_2025": (
+                        float(social0[i] / social0.sum()) if social0.sum() > 0 else None
+                    ),
                     "share_of_population": float(pop[i] / pop.sum()),
                     "aandachtsgroep_share_of_new_tenants": (
                         float(aandacht[mine].mean()) if mine.any() else None
@@ -359,7 +366,7 @@ class RegionResult:
         sc = m.spec
         if not any(g.kind == "statushouder" for g in sc.groups):
             return np.zeros((1, m.n_munis), np.int64)
-        return m.taakstelling.backlog(int(round(2 * sc.burn_in_years)), int(round(2 * m.horizon)))
+        return m.taakstelling.backlog(*periods(sc.burn_in_years, m.horizon, 2))
 
     # --- tables ----------------------------------------------------------------------
     def yearly_table(self) -> pa.Table:
@@ -370,10 +377,10 @@ class RegionResult:
         v = self.vac
         let = v["let_to"] >= 0
         lt = np.where(let, v["let_time"], np.nan)
-        y0 = int(round(sc.burn_in_years))
+        y0, y1 = periods(sc.burn_in_years, m.horizon)
         n_groups = len(sc.groups)
         rows = []
-        for yi in range(y0, int(round(m.horizon))):
+        for yi in range(y0, y1):
             year = sc.start_year + yi - y0
             in_year = let & (period_of(np.nan_to_num(lt, nan=-1.0), 1) == yi)
             # on a list at the end of the year (home municipality): arrived, not yet left
@@ -423,7 +430,7 @@ class RegionResult:
         m, b = self, self.base
         bl = self.statushouder_backlog()
         sc = m.spec
-        h0 = round(2 * sc.burn_in_years)
+        h0 = periods(sc.burn_in_years, m.horizon, 2)[0]
         sh = np.flatnonzero(m.seekers.kind == KINDS["statushouder"])
         rows = []
         for h in range(len(bl)):
@@ -447,7 +454,7 @@ class RegionResult:
         t = b.seekers_table()
         codes = pa.array([x.code for x in m.munis], pa.string())
         home = pa.DictionaryArray.from_arrays(pa.array(m.seekers.muni.astype(np.int16)), codes)
-        dwelling_muni = np.where(b.dwelling >= 0, self.vac["muni"][np.maximum(b.dwelling, 0)], -1)
+        dwelling_muni = take(self.vac["muni"], b.dwelling, -1)
         t = t.set_column(
             t.schema.get_field_index("municipality"),
             "municipality",
@@ -495,7 +502,7 @@ class RegionResult:
         )
 
     def summary_json(self) -> str:
-        return json.dumps(self.summary(), indent=2, allow_nan=False) + "\n"
+        return json.dumps(check_shares(self.summary()), indent=2, allow_nan=False) + "\n"
 
     def write(self, out_dir, extra=None):
         """Write summary.json and the Parquet tables; `extra(tmp_dir)` may add files to the
@@ -514,21 +521,100 @@ class RegionResult:
             ):
                 pq.write_table(table.replace_schema_metadata(meta), tmp / f"{name}.parquet")
 
-        return write_atomically(out_dir, files)
+        return write_atomically(out_dir, files, replace="summary.json")  # a run: a set
 
     # --- invariants ------------------------------------------------------------------
     def check_invariants(self) -> None:
-        """The engine's invariants plus the Dutch ones: stock accounting, no negative
-        stock, every letting to an eligible household."""
+        """The engine's invariants plus the Dutch ones, each a vectorised pass over the
+        run's records (`InvariantError` names the first that fails):
+        stock accounting per municipality in every year, the last included, and no
+        negative stock; the vacancy ledger against the stock's vacancy counters and the
+        construction counters; flow conservation per group, with housed counted from the
+        ledger; every letting to a household it suits, after the vacancy arose; route
+        rules (binding offers to urgent households only, lottery lettings only on lottery
+        adverts, direct placements only to their groups, designations and the yearly
+        budgets of direct placement respected); the statushouder bookkeeping against the
+        lettings; withdrawals."""
         self.base.check_invariants()
-        m = self
-        if (m.stock.occupied < 0).any() or (m.stock.vacant < 0).any():
+        self._check_stock()
+        self._check_ledger()
+        self._check_flows()
+        self._check_lettings()
+        self._check_routes()
+        self._check_budgets()
+        self._check_taakstelling()
+
+    def _year_starts(self) -> list[int]:
+        """Model years whose start the run reached (a year starts with its first cycle)."""
+        dt = self.spec.allocation.cycle_weeks / 52
+        n_cycles = int(round(self.horizon / dt))
+        out = []
+        for y in range(int(np.ceil(self.horizon - 1e-9))):
+            k = int(np.ceil(y / dt - 1e-9))
+            while k > 0 and (k - 1) * dt + 1e-9 >= y:
+                k -= 1
+            while k * dt + 1e-9 < y:
+                k += 1
+            if k < n_cycles and k * dt <= self.base.now + 1e-9:
+                out.append(y)
+        return out
+
+    def _check_stock(self) -> None:
+        st = self.stock
+        if (st.occupied < 0).any() or (st.vacant < 0).any():
             raise InvariantError("negative occupied or vacant stock")
-        s = m.stock.at_year_start
-        for y in range(int(np.ceil(m.horizon)) - 1):
-            expected = s[y] + m.stock.built[y] - m.stock.demolished[y] - m.stock.sold[y]
-            if s[y + 1].any() and not np.array_equal(s[y + 1], expected):
-                raise InvariantError(f"stock accounting fails in year index {y}")
+        s = st.at_year_start
+        years = self._year_starts()
+        now = st.social_stock()
+        for i, y in enumerate(years):
+            after = s[years[i + 1]] if i + 1 < len(years) else now
+            expected = s[y] + st.built[y] - st.demolished[y] - st.sold[y]
+            if not np.array_equal(after, expected):
+                bad = int(np.flatnonzero(after != expected)[0])
+                raise InvariantError(
+                    f"stock accounting fails in year index {y} in {self.munis[bad].code}: "
+                    f"{int(after[bad])} corporation dwellings, expected {int(expected[bad])}"
+                )
+
+    def _check_ledger(self) -> None:
+        v = self.vac
+        open_ = (v["let_to"] < 0) & np.isnan(v["withdrawn"])
+        counted = np.bincount(v["cell"][open_], minlength=len(self.stock.vacant))
+        if not np.array_equal(counted, self.stock.vacant):
+            raise InvariantError(
+                f"vacancy ledger: {int(open_.sum())} open vacancies, but the stock counts "
+                f"{int(self.stock.vacant.sum())} vacant dwellings"
+            )
+        if sorted(self.vacancies.open) != np.flatnonzero(open_).tolist():
+            raise InvariantError("vacancy ledger: the open list and the open rows differ")
+        built = np.bincount(v["muni"][v["source"] == 1], minlength=self.n_munis)
+        if not np.array_equal(built, self.stock.built.sum(axis=0)):
+            raise InvariantError("vacancy ledger: new-build vacancies differ from completions")
+
+    def _check_flows(self) -> None:
+        """arrived = housed + gave up + waiting, per group; housed from the ledger,
+        waiting from the seekers' own state."""
+        b, sk = self.base, self.seekers
+        G = len(self.spec.groups)
+        v = self.vac
+        tenants = v["let_to"][v["let_to"] >= 0]
+        arrived = np.bincount(b.group, minlength=G)
+        housed = np.bincount(b.group[tenants], minlength=G)
+        gave_up = np.bincount(b.group[b.reason == 1], minlength=G)
+        waiting_now = (sk.arrival <= b.now) & ~sk.housed & (sk.deadline > b.now)
+        waiting = np.bincount(b.group[waiting_now], minlength=G)
+        if not np.array_equal(arrived, housed + gave_up + waiting):
+            g = int(np.flatnonzero(arrived != housed + gave_up + waiting)[0])
+            raise InvariantError(
+                f"flow conservation, group {self.spec.groups[g].name!r}: {int(arrived[g])} "
+                f"arrived, {int(housed[g])} housed + {int(gave_up[g])} gave up + "
+                f"{int(waiting[g])} waiting"
+            )
+        if not np.array_equal(sk.housed, sk.dwelling >= 0):
+            raise InvariantError("a household is marked housed without a dwelling, or not")
+
+    def _check_lettings(self) -> None:
+        m = self
         v = self.vac
         let = np.flatnonzero(v["let_to"] >= 0)
         ht, cell = m.seekers.htype[v["let_to"][let]], v["cell"][let] % N_LOCAL
@@ -547,7 +633,84 @@ class RegionResult:
             and (weeks is None or (v["withdrawn"][out] - v["arise"][out] < weeks / 52 - 1e-6).any())
         ):
             raise InvariantError("a vacancy was withdrawn while let, or before its time")
-        kinds = m.seekers.kind[v["let_to"][let]]
-        direct = np.isin(m.seekers.route[v["let_to"][let]], [3, 4])
-        if (direct & ~np.isin(kinds, [KINDS["statushouder"], KINDS["contingent"]])).any():
-            raise InvariantError("a direct placement went to a group without that route")
+
+    def _check_routes(self) -> None:
+        sk, v = self.seekers, self.vac
+        let = np.flatnonzero(v["let_to"] >= 0)
+        s = v["let_to"][let]
+        route, kind = sk.route[s], sk.kind[s]
+        allowed = {  # route: the kinds it may house
+            ROUTES.index("binding"): [KINDS["urgent"]],
+            ROUTES.index("statushouder"): [KINDS["statushouder"]],
+            ROUTES.index("contingent"): [KINDS["contingent"]],
+        }
+        for r, kinds in allowed.items():
+            if ((route == r) & ~np.isin(kind, kinds)).any():
+                what = "binding offer" if ROUTES[r] == "binding" else "direct placement"
+                raise InvariantError(f"a {what} ({ROUTES[r]}) went to a group without that route")
+        if ((route < 0) | (route >= len(ROUTES))).any():
+            raise InvariantError("a letting has no route")
+        lottery = v["lottery"][let]
+        advert, drawn = route == ROUTES.index("advert"), route == ROUTES.index("lottery")
+        if (drawn & ~lottery).any() or (advert & lottery).any():
+            raise InvariantError("a lottery letting on a ranked advert, or the other way round")
+        q = self.spec.allocation.quota
+        if q.mode in ("cap", "ring_fenced"):
+            after = v["let_time"][let] > (
+                round(self.spec.burn_in_years) + 1e-9 if q.start == "window" else -1.0
+            )
+            designated = v["designated"][let]
+            if (after & ~designated & (route >= ROUTES.index("binding"))).any():
+                raise InvariantError(
+                    f"quota {q.mode}: a priority route took a vacancy not designated for it"
+                )
+            if q.mode == "ring_fenced" and (after & designated & ~sk.aandacht[s]).any():
+                raise InvariantError(
+                    "quota ring_fenced: a designated vacancy went outside the aandachtsgroepen"
+                )
+
+    def _check_budgets(self) -> None:
+        """Direct placements (and contingent ones on ordinary vacancies) per municipality,
+        cumulated over the budget years, within the yearly budgets plus carry."""
+        al = self.spec.allocation
+        v = self.vac
+        let = np.flatnonzero(v["let_to"] >= 0)
+        route = self.seekers.route[v["let_to"][let]]
+        direct = route >= ROUTES.index("statushouder")
+        contingent = (route == ROUTES.index("contingent")) & ~v["designated"][let]
+        corporation = np.array([x.corporation_start for x in self.munis], float)
+        budgets = []
+        if al.staff_capacity_per_1000_social is not None:
+            staff = al.staff_capacity_per_1000_social * corporation / 1000
+            budgets.append(("staff", direct, staff))
+        if al.contingent_dwellings is not None:
+            codes = [x.code for x in self.munis]
+            per_year = np.array([al.contingent_dwellings.get(c, 0.0) for c in codes])
+        else:
+            per_year = al.contingent_per_1000_social * corporation / 1000
+        budgets.append(("contingent", contingent, per_year))
+        n_years = len(self._year_starts())
+        mu = v["muni"][let].astype(np.int64)
+        for name, used, per in budgets:
+            count = np.bincount(mu[used], minlength=self.n_munis)
+            allowed = np.floor(per * n_years + 1e-6)
+            if (count > allowed).any():
+                i = int(np.flatnonzero(count > allowed)[0])
+                raise InvariantError(
+                    f"{name} budget of {self.munis[i].code}: {int(count[i])} placements in "
+                    f"{n_years} year(s), at most {int(allowed[i])} allowed"
+                )
+
+    def _check_taakstelling(self) -> None:
+        """The half-yearly statushouder counts against the lettings to statushouders."""
+        v, sk = self.vac, self.seekers
+        let = np.flatnonzero(v["let_to"] >= 0)
+        sh = let[sk.kind[v["let_to"][let]] == KINDS["statushouder"]]
+        housed = self.taakstelling.housed
+        counted = np.zeros_like(housed)
+        np.add.at(counted, (period_of(v["let_time"][sh], 2), v["muni"][sh].astype(np.int64)), 1)
+        if not np.array_equal(counted, housed):
+            raise InvariantError(
+                f"statushouder bookkeeping: {int(housed.sum())} housed against the task, but "
+                f"{len(sh)} lettings to statushouders"
+            )

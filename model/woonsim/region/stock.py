@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from woonsim.errors import InvariantError
 from woonsim.region.cells import N_LAB, N_LOCAL, N_SEG, RENTS
 from woonsim.region.scenario import RegionScenario
 from woonsim.region.taakstelling import largest_remainder
@@ -95,7 +96,9 @@ class Stock:
         return (self.occupied + self.vacant).reshape(self.n_munis, N_LOCAL).sum(axis=1)
 
     def year_start(self, yi: int) -> None:
-        """Record the stock at the start of year `yi`."""
+        """Record the stock at the start of year `yi` (checked: never negative)."""
+        if (self.occupied < 0).any() or (self.vacant < 0).any():
+            raise InvariantError(f"negative occupied or vacant stock at the start of year {yi}")
         self.at_year_start[yi] = self.social_stock()
         self.dwellings_at_year_start[yi] = self.dwellings
 

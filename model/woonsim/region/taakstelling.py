@@ -8,7 +8,15 @@ import numpy as np
 
 from woonsim.data import municipalities
 
-__all__ = ["Taakstelling", "largest_remainder", "period_of", "taakstelling_split", "task_persons"]
+__all__ = [
+    "Taakstelling",
+    "largest_remainder",
+    "period_of",
+    "periods",
+    "reported",
+    "taakstelling_split",
+    "task_persons",
+]
 
 
 def taakstelling_split(
@@ -31,6 +39,21 @@ def period_of(t, per_year: int = 1):
     belongs to the period that ends there."""
     k = np.floor(per_year * np.asarray(t, dtype=float) - 1e-9).astype(np.int64)
     return int(k) if np.ndim(k) == 0 else k
+
+
+def reported(t, burn_in: float):
+    """Whether times fall in the reported window (burn_in, horizon], exactly: a letting at
+    the close of the cycle that ends the burn-in belongs to the burn-in (as `period_of`)."""
+    return np.asarray(t, dtype=float) - 1e-9 >= burn_in
+
+
+def periods(burn_in: float, horizon: float, per_year: int = 1) -> tuple[int, int]:
+    """The periods (years: 1, half-years: 2) p0 <= p < p1 that overlap the reported
+    window (burn_in, horizon]: for whole periods, exactly the window's; a fractional
+    burn-in or horizon includes the period it cuts."""
+    p0 = int(np.floor(per_year * burn_in + 1e-9))
+    p1 = int(np.ceil(per_year * horizon - 1e-9))
+    return p0, max(p1, p0 + 1)
 
 
 def largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from woonsim.spec import Measure, NonNegative, Positive, Spec
+from woonsim.spec import MAX_RATE, MAX_TIME, Measure, Spec, bounded
 
 __all__ = ["Allocation", "Group", "Quota", "StylizedScenario", "Vacancies"]
 
@@ -14,7 +14,7 @@ __all__ = ["Allocation", "Group", "Quota", "StylizedScenario", "Vacancies"]
 class Vacancies(Spec):
     """Vacancies arrive as a Poisson process with `rate` per time unit."""
 
-    rate: NonNegative  # vacancies per time unit (Poisson)
+    rate: bounded(0, MAX_RATE, "vacancies per time unit")  # vacancies per time unit (Poisson)
 
 
 class Quota(Spec):
@@ -54,9 +54,10 @@ class Group(Spec):
     """A seeker group: Poisson arrivals at `rate`; `patience` is the mean of an
     exponential patience time (None: never leaves the list)."""
 
-    name: Annotated[str, Field(min_length=1)]  # the group's name
-    rate: NonNegative  # arrivals per time unit (Poisson)
-    patience: Positive | None = None  # mean of an exponential patience; null: never leaves
+    name: Annotated[str, Field(min_length=1, max_length=100)]  # the group's name
+    rate: bounded(0, MAX_RATE, "arrivals per time unit")  # arrivals per time unit (Poisson)
+    # mean of an exponential patience; null: never leaves
+    patience: bounded(0, MAX_TIME, "mean patience, time units", open_low=True) | None = None
     priority: bool = False  # served first under rule priority
 
 
@@ -64,15 +65,21 @@ class StylizedScenario(Spec):
     """The stylized market of the validation reference (cases V1-V5)."""
 
     kind: Literal["stylized"]  # the scenario kind: `stylized`
-    name: Annotated[str, Field(min_length=1)]  # a label, written into every output
-    time_unit: Annotated[str, Field(min_length=1)]  # a label; every rate is per this unit
+    name: Annotated[str, Field(min_length=1, max_length=200)]  # a label, written into every output
+    # a label; every rate is per this unit
+    time_unit: Annotated[str, Field(min_length=1, max_length=50)]
     measure: Measure  # the measured cohort
     vacancies: Vacancies  # the vacancy process
     allocation: Allocation  # the allocation rule
-    groups: Annotated[list[Group], Field(min_length=1)]  # the seeker groups
+    groups: Annotated[list[Group], Field(min_length=1, max_length=100)]  # the seeker groups
 
     @model_validator(mode="after")
     def _consistent(self) -> StylizedScenario:
+        if self.measure.end > MAX_TIME:
+            raise ValueError(
+                f"measure: warmup + window + tail must be at most {MAX_TIME:.0e} time units "
+                f"(the clock ticks once per unit), not {self.measure.end:g}"
+            )
         names = [g.name for g in self.groups]
         for i, name in enumerate(names):
             if name in names[:i]:
