@@ -159,12 +159,13 @@ def _bounds(meta: list, text: bool = False) -> list[str]:
         for attr, word in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<")):
             if getattr(m, attr, None) is not None:
                 out.append(f"{word} {getattr(m, attr):g}")
+        unit = "characters" if text else "item(s)"
         if text and getattr(m, "min_length", None) == 1:
             out.append("not empty")
         elif getattr(m, "min_length", None) is not None:
-            out.append(f"at least {m.min_length} item(s)")
+            out.append(f"at least {m.min_length} {unit}")
         if getattr(m, "max_length", None) is not None:
-            out.append(f"at most {m.max_length} item(s)")
+            out.append(f"at most {m.max_length:,} {unit}")
         if getattr(m, "pattern", None):
             out.append("a CBS code GMxxxx" if "GM" in m.pattern else f"matches `{m.pattern}`")
     return out

@@ -45,8 +45,14 @@ def parse_scenario(data: Any):
         known = municipality_counts()
         unknown = [c for c in scenario.municipalities if c not in known]
         if unknown:
-            codes = ", ".join(unknown)
-            raise ScenarioError(f"municipalities: unknown municipality code(s): {codes}")
+            from woonsim.data import WHERE_CODES, near_municipalities
+
+            near = near_municipalities(str(unknown[0]))
+            hint = f" (did you mean {' or '.join(near)}?)" if near else ""
+            raise ScenarioError(
+                f"municipalities: unknown municipality code(s): {', '.join(unknown)}{hint}; "
+                f"{WHERE_CODES}"
+            )
     check_size(scenario)  # a run that would not fit in memory is refused now
     return scenario
 

@@ -110,7 +110,9 @@ class Horizon(Spec):
     """Override of a region scenario's burn-in and reported years (experiment,
     calibration and national files), with the scenario's bounds."""
 
+    # burn-in years; null: the base scenario's
     burn_in_years: bounded(0, MAX_YEARS, "years before the reported window") | None = None
+    # reported years; null: the base scenario's
     years: bounded(0, MAX_YEARS, "reported years", open_low=True) | None = None
 
 

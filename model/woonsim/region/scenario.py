@@ -60,6 +60,7 @@ class Construction(Spec):
 
     # completions per year per 1,000 dwellings
     per_1000_dwellings: bounded(0, 200, "completions per 1,000 dwellings per year") = 8.0
+    # social share of completions: one, or per municipality (CBS code)
     social_share: Share | dict[Code, Share] = 0.30
     # spread social completions as the volume, or toward 30%
     social_distribution: Literal["as_volume", "toward_30"] = "as_volume"
