@@ -111,11 +111,16 @@ HGL = ROOT / "experiments/scenarios/haaglanden.yaml"
     ("spec", "message"),
     [
         ("scenario: x.yaml\nregion: haaglanden\n", "parameters: required key is missing"),
-        (f"scenario: {HGL}\nregion: nowhere\nparameters: []\n", "region: unknown region"),
+        (f"scenario: {HGL}\nregion: haaglanden\nparameters: []\n", "parameters: needs at least 1"),
+        (
+            f"scenario: {HGL}\nregion: nowhere\n"
+            "parameters: [{path: flows.departure_rate, low: 0.01, high: 0.05}]\n",
+            "region: unknown region",
+        ),
         (
             f"scenario: {HGL}\nregion: haaglanden\n"
             "parameters: [{path: flows.departure_rate, low: 0.05, high: 0.01}]\n",
-            "parameters[0]: low must be below high",
+            "parameters[0].high: must be above low (0.01 <= 0.05)",
         ),
         (
             f"scenario: {HGL}\nregion: haaglanden\n"
