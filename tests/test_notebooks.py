@@ -1,5 +1,6 @@
-"""The notebooks run against the current package, and are committed as a reader should
-see them: every cell has an id, every code cell has run, in order, with the outputs the
+"""The notebooks run against the current package, in a Jupyter kernel (nbclient, from the
+notebooks' folder, as JupyterLab runs them), and are committed as a reader should see
+them: every cell has an id, every code cell has run, in order, with the outputs the
 current code gives (refresh them with `.venv/bin/python tests/nbrun.py notebooks/*.ipynb`),
 every axis is labelled, and each ends with a conclusion whose numbers are in the outputs.
 
@@ -27,7 +28,7 @@ def _text(outputs: list[dict]) -> str:
     """What a cell printed and the plain text of its values (not the figures' bytes)."""
     parts = []
     for o in outputs:
-        if o["output_type"] == "stream":
+        if o["output_type"] == "stream" and o["name"] == "stdout":
             parts.append("".join(o["text"]))
         elif o["output_type"] == "execute_result":
             parts.append("".join(o["data"]["text/plain"]))
