@@ -327,3 +327,33 @@ def test_run_refuses_a_folder_that_is_not_an_earlier_run(tmp_path, capsys):
         "summary.json; it holds thesis.tex); choose a new or empty folder\n"
     )
     assert sorted(p.name for p in mine.iterdir()) == ["thesis.tex"]
+
+
+def test_a_run_that_would_not_fit_under_ulimit_v_is_refused(tmp_path):
+    """Under an address-space limit (`ulimit -v`, as on shared servers and in the fuzz
+    harness) a run is sized against what the limit leaves, not against the machine's
+    memory: a run of 1.2 GB is refused under 1 GiB, with one line and nothing written, where the
+    machine alone would have let it run into a MemoryError."""
+    import resource
+    import subprocess
+    import sys
+
+    from woonsim.size import estimate
+
+    text = GOOD.replace("window: 10", "window: 200000")
+    path = tmp_path / "scenario.yaml"
+    path.write_text(text)
+    from woonsim.scenario import load_scenario
+
+    assert 1e9 < estimate(load_scenario(path)).bytes < 2e9
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "woonsim_cli", "run", str(path), "--out", str(out)]
+    p = subprocess.run(cmd, preexec_fn=limit, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.count("\n") == 1 and p.stderr.startswith("woonsim: error: size: "), p.stderr
+    assert "ulimit -v" in p.stderr
+    assert not out.exists()

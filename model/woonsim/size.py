@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from woonsim.errors import ScenarioError
 
@@ -44,7 +45,8 @@ class Size:
 
 
 def memory_limit() -> float:
-    """Bytes a run may use: `WOONSIM_MAX_MEMORY_GB` if set, else 80% of physical memory."""
+    """Bytes a run may use: `WOONSIM_MAX_MEMORY_GB` if set, else 80% of physical memory or
+    of the address space left under the process's limit (`ulimit -v`), whichever is less."""
     env = os.environ.get("WOONSIM_MAX_MEMORY_GB")
     if env:
         try:
@@ -55,9 +57,26 @@ def memory_limit() -> float:
             raise ScenarioError(f"WOONSIM_MAX_MEMORY_GB: expected a positive number, got {env!r}")
         return gb * 1e9
     try:
-        return 0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        physical = 0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # not POSIX: assume a small machine
         return 4e9
+    left = _address_space_left()
+    return physical if left is None else min(physical, 0.8 * left)
+
+
+def _address_space_left() -> float | None:
+    """Bytes of address space this process may still map under its limit (`ulimit -v`,
+    RLIMIT_AS), or None when it has none."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft == resource.RLIM_INFINITY:
+            return None
+        pages = int(Path("/proc/self/statm").read_text().split()[0])
+        return max(0.0, soft - pages * os.sysconf("SC_PAGE_SIZE"))
+    except (ImportError, OSError, ValueError, IndexError):
+        return None
 
 
 def estimate(scenario) -> Size:
@@ -129,6 +148,6 @@ def check_size(scenario, workers: int = 1) -> Size:
         each = f" each, {workers} runs at once" if workers > 1 else ""
         raise ScenarioError(
             f"size: {size.describe(what)}{each}, more than the {limit / 1e9:.3g} GB available "
-            f"(WOONSIM_MAX_MEMORY_GB); {hint}"
+            f"(WOONSIM_MAX_MEMORY_GB, else 80% of the memory or of ulimit -v); {hint}"
         )
     return size
