@@ -12,7 +12,12 @@ waiting list (the stylized rules), binding urgency offers, direct placement, or 
   their routes, in order;
 - ``has_taker(v, t)`` (unbatched channels) says, without changing anything, whether the
   channel holds a household it would offer ``v`` to: the allocator checks every vacancy
-  it leaves unlet against it (work conservation, an invariant of every run).
+  it leaves unlet against it (work conservation, an invariant of every run);
+- ``candidates(vacancies, t)`` (optional, unbatched channels) says at once, for a whole
+  cycle, which vacancies the channel might have a taker for: False promises that
+  ``pop`` would return -1 without changing anything, for the rest of the cycle (nothing
+  joins a channel while a cycle is let). The allocator does not try a channel for the
+  vacancies it rules out, and they need no check against it.
 
 A **route** is the sequence of channels a vacancy tries, by its route class (for example
 ordinary against quota vacancies). The allocator lets a **cycle** of vacancies at one
@@ -26,6 +31,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Protocol
+
+import numpy as np
 
 from woonsim.errors import InvariantError
 
@@ -53,7 +60,8 @@ class Allocator:
     """Routes the vacancies of a cycle through their channels; first taker wins.
 
     `routes[c]` lists the channel indices tried by a vacancy of route class `c`;
-    `route_class(v)` gives a vacancy's class; `on_let(v, s, k)`, if given, is told of
+    `route_class(v)` gives a vacancy's class (`route_classes(vacancies)`, if given, the
+    classes of a cycle's vacancies at once); `on_let(v, s, k)`, if given, is told of
     each letting at once (before the next vacancy is tried), so that a household housed
     by one channel is gone for every other.
     """
@@ -64,10 +72,12 @@ class Allocator:
         routes: Sequence[Sequence[int]],
         route_class: Callable[[int], int],
         on_let: Callable[[int, int, int], None] | None = None,
+        route_classes: Callable[[Sequence[int]], list[int]] | None = None,
     ):
         self.channels = list(channels)
         self.set_routes(routes)
         self.route_class = route_class
+        self.route_classes = route_classes
         self.on_let = on_let
 
     def set_routes(self, routes: Sequence[Sequence[int]]) -> None:
@@ -96,18 +106,32 @@ class Allocator:
         seekers of a batched channel choose whether to react, so it has no such duty)."""
         out: list[tuple[int, int, int]] = []
         batches: dict[int, list[int]] | None = None
-        route_class, on_let = self.route_class, self.on_let
+        on_let = self.on_let
         if times is not None:
             return self._let_each_at_its_time(vacancies, times, out)
+        if self.route_classes is not None:
+            classes = self.route_classes(vacancies)
+        else:
+            classes = [self.route_class(v) for v in vacancies]
+        # per channel, which vacancies it might have a taker for (None: all of them), and
+        # per vacancy, whether an unbatched channel of its route might
+        may_arr = [
+            ch.candidates(vacancies, t) if not ch.batched and hasattr(ch, "candidates") else None
+            for ch in self.channels
+        ]
+        may = [m if m is None else m.tolist() for m in may_arr]
+        open_to = _open_to(self._steps, classes, may_arr, len(vacancies))
         # this call's routes, with each channel's bound methods looked up once
-        steps = [tuple((k, ch.batched, ch.pop) for k, ch in r) for r in self._steps]
-        for v in vacancies:
-            for k, batched, pop in steps[route_class(v)]:
+        steps = [tuple((k, ch.batched, ch.pop, may[k]) for k, ch in r) for r in self._steps]
+        for i, v in enumerate(vacancies):
+            for k, batched, pop, m in steps[classes[i]]:
                 if batched:
                     if batches is None:
                         batches = {}
-                    batches.setdefault(k, []).append(v)
+                    batches.setdefault(k, []).append((i, v))
                     break
+                if m is not None and not m[i]:
+                    continue
                 s = pop(v, t)
                 if s >= 0:
                     out.append((v, s, k))
@@ -115,20 +139,20 @@ class Allocator:
                         on_let(v, s, k)
                     break
             else:
-                _check_unlet(v, t, self._steps[route_class(v)])
+                _check_unlet(v, t, self._steps[classes[i]], may, i)
         if batches is None:
             return out
         for k in sorted(batches):
             ch, batch = self.channels[k], batches[k]
-            ch.open_cycle(batch, t)
-            for v in batch:
+            ch.open_cycle([v for _, v in batch], t)
+            for i, v in batch:
                 s = ch.pop(v, t)
                 if s >= 0:
                     out.append((v, s, k))
                     if on_let is not None:
                         on_let(v, s, k)
-                else:
-                    _check_unlet(v, t, self._steps[route_class(v)])
+                elif open_to[i]:
+                    _check_unlet(v, t, self._steps[classes[i]], may, i)
         return out
 
     def _let_each_at_its_time(self, vacancies, times, out: list) -> list[tuple[int, int, int]]:
@@ -151,12 +175,31 @@ class Allocator:
         return out
 
 
-def _check_unlet(v: int, t: float, route) -> None:
+def _open_to(steps, classes, may_arr, n: int) -> list[bool]:
+    """Per vacancy: whether an unbatched channel of its route might have a taker for it
+    (the vacancies that the work-conservation check has to look at)."""
+    cls = np.asarray(classes, dtype=np.int64)
+    out = np.zeros(n, dtype=bool)
+    for c, route in enumerate(steps):
+        mine = cls == c
+        if not mine.any():
+            continue
+        for k, ch in route:
+            if ch.batched:
+                break
+            out |= mine & (True if may_arr[k] is None else may_arr[k])
+    return out.tolist()
+
+
+def _check_unlet(v: int, t: float, route, may=None, i: int = 0) -> None:
     """Work conservation for one unlet vacancy: no unbatched channel of its route holds a
-    household it would offer the vacancy to."""
-    for _, ch in route:
+    household it would offer the vacancy to (a channel that ruled the vacancy out for
+    the cycle, `may[k][i]` False, holds none)."""
+    for k, ch in route:
         if ch.batched:
             return
+        if may is not None and may[k] is not None and not may[k][i]:
+            continue
         if ch.has_taker(v, t):
             raise InvariantError(
                 f"vacancy {v} stayed unlet at t={t:.6g} while channel {ch.name!r} "

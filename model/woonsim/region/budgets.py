@@ -30,10 +30,12 @@ class Budgets:
         self.contingent_allowed = [0.0] * M
         self._staff_carry = np.zeros(M)
         self._contingent_carry = np.zeros(M)
+        self.year = 0  # how many years have begun: a stamp for what the channels remember
 
     def new_year(self) -> None:
         """Reset the year's use; this year's allowance is the budget plus the carry."""
         M = len(self.direct_used)
+        self.year += 1
         self.direct_used, self.contingent_used = [0] * M, [0] * M
         staff, self._staff_carry = _allow(self._staff_carry + self.staff_capacity)
         contingent, self._contingent_carry = _allow(self._contingent_carry + self.contingent_budget)

@@ -25,12 +25,38 @@ from itertools import pairwise
 
 import numpy as np
 
-from woonsim.region.cells import KINDS, N_LAB, N_LOCAL, N_TYPES, RENTS
+from woonsim.region.cells import ELIGIBLE, KINDS, N_LAB, N_LOCAL, N_TYPES, RENTS
 from woonsim.region.kernels import offer_walk, rank_order, reaction_keys, refresh_pool
 from woonsim.region.seekers import Seekers
 from woonsim.region.vacancies import VacancyLedger
 
-__all__ = ["Adverts", "BindingOffers", "DirectPlacement"]
+__all__ = ["Adverts", "BindingOffers", "DirectPlacement", "NoTaker"]
+
+
+class NoTaker:
+    """The keys (a vacancy's cell, and what it needs of the budgets) for which a channel
+    found no taker at one instant. While the vacancies of one cycle are let at time t,
+    nothing joins a direct channel: households only leave its queues and budgets are only
+    used. A channel without a taker for a key at t therefore has none for it for the rest
+    of the cycle, and need not look again (the answers, and so every run, are the same;
+    `tests/test_region_channels.py`). Forgotten when the stamp (t, and the budgets' year)
+    changes."""
+
+    __slots__ = ("_keys", "_stamp")
+
+    def __init__(self):
+        self._stamp: object = None
+        self._keys: set[int] = set()
+
+    def known(self, key: int, stamp) -> bool:
+        """Whether `key` is known to have no taker under `stamp`."""
+        if stamp != self._stamp:
+            self._stamp, self._keys = stamp, set()
+            return False
+        return key in self._keys
+
+    def add(self, key: int) -> None:
+        self._keys.add(key)
 
 
 class BindingOffers:
@@ -45,11 +71,17 @@ class BindingOffers:
         self._rows = rows[order].tolist()
         self._expiry = seekers.urgency_expiry[rows][order].tolist()
         self._head = 0
+        # cells without a taker this cycle: found by pop, and found by has_taker (apart,
+        # so that the work-conservation check stays a check of pop)
+        self._none, self._checked = NoTaker(), NoTaker()
 
     def open_cycle(self, vacancies, t: float) -> None:
         """Unbatched: nothing to prepare."""
 
     def pop(self, v: int, t: float) -> int:
+        cell = self.ledger.cell_of[v]
+        if self._none.known(cell, t):
+            return -1
         sk = self.seekers
         rows, expiry = self._rows, self._expiry
         # drop from the front whoever no longer waits for a binding offer
@@ -57,7 +89,6 @@ class BindingOffers:
             if expiry[self._head] > t:
                 break
             self._head += 1
-        cell = self.ledger.cell_of[v]
         for k in range(self._head, len(rows)):
             if expiry[k] > t:
                 break
@@ -68,18 +99,37 @@ class BindingOffers:
             if sk.accepts_binding():
                 return s
             sk.refuse_binding(s)  # refused a suitable binding offer
+        self._none.add(cell)
         return -1
+
+    def candidates(self, vacancies: Sequence[int], t: float) -> np.ndarray:
+        """Per vacancy of the cycle: whether an urgent household past its search period
+        waits for a binding offer of a dwelling of its kind (False: none, all cycle)."""
+        sk = self.seekers
+        stop = bisect_right(self._expiry, t)
+        rows = np.asarray(self._rows[self._head : stop], dtype=np.int64)
+        pending = rows[
+            ~sk.housed[rows]
+            & (sk.deadline[rows] > t)
+            & ~sk.urgency_lost[rows]
+            & (sk.urgency_expiry[rows] <= t)
+        ]
+        local_ok = ELIGIBLE[np.unique(sk.htype[pending])].any(axis=0)
+        return local_ok[self.ledger.cell[np.asarray(vacancies, dtype=np.int64)] % N_LOCAL]
 
     def has_taker(self, v: int, t: float) -> bool:
         """An urgent household past its search period waits for a binding offer that
         vacancy v suits (no state changes)."""
         sk, cell = self.seekers, self.ledger.cell_of[v]
+        if self._checked.known(cell, t):
+            return False
         for k in range(self._head, len(self._rows)):
             if self._expiry[k] > t:
                 break
             s = self._rows[k]
             if sk.urgency_pending(s, t) and sk.eligible(s, cell):
                 return True
+        self._checked.add(cell)
         return False
 
 
@@ -120,6 +170,9 @@ class DirectPlacement:
         mu = seekers.muni[rows]
         self._arrivals = [np.sort(seekers.arrival[rows[mu == i]]).tolist() for i in range(n_munis)]
         self._placed = [0] * n_munis
+        # (cell, needs contingent budget) without a taker this cycle: found by pop, and
+        # found by has_taker (apart, so that the check stays a check of pop)
+        self._none, self._checked = NoTaker(), NoTaker()
 
     def open_cycle(self, vacancies, t: float) -> None:
         """Unbatched: nothing to prepare."""
@@ -127,11 +180,47 @@ class DirectPlacement:
     def _needs_contingent(self, v: int) -> bool:
         return self.contingent and not self.ledger.designated[v]
 
+    def _key(self, v: int) -> int:
+        return 2 * self.ledger.cell_of[v] + self._needs_contingent(v)
+
+    def candidates(self, vacancies: Sequence[int], t: float) -> np.ndarray:
+        """Per vacancy of the cycle: whether, within budget, a household of its
+        municipality that it suits is ready (False: none, all cycle). Moves each queue's
+        head past the households gone (as `pop` does on its way)."""
+        n_munis = len(self._placed)
+        waiting = np.zeros((n_munis, self.n_types), dtype=bool)
+        arrival, gone = self.seekers.arrival_list, self.seekers.gone
+        t_ready = t - self.ready_after
+        heads, queues = self._heads, self._queues
+        for mu in range(n_munis):
+            if bisect_right(self._arrivals[mu], t_ready) == self._placed[mu]:
+                continue
+            for ty in range(self.n_types):
+                qi = mu * self.n_types + ty
+                q, h = queues[qi], heads[qi]
+                while h < len(q) and gone(q[h], t):
+                    h += 1
+                heads[qi] = h
+                waiting[mu, ty] = h < len(q) and arrival[q[h]] <= t_ready
+        ok = (waiting.astype(np.int64) @ ELIGIBLE.astype(np.int64)) > 0  # (muni, local cell)
+        b = self.budgets
+        direct = np.array(b.direct_used) < np.array(b.staff_allowed)
+        contingent = direct & (np.array(b.contingent_used) < np.array(b.contingent_allowed))
+        v = np.asarray(vacancies, dtype=np.int64)
+        lg = self.ledger
+        mu = lg.muni[v].astype(np.int64)
+        needs = self.contingent & ~lg.designated[v]
+        return ok[mu, lg.cell[v] % N_LOCAL] & np.where(needs, contingent[mu], direct[mu])
+
     def pop(self, v: int, t: float) -> int:
+        key, stamp = self._key(v), (t, self.budgets.year)
+        if self._none.known(key, stamp):
+            return -1
         mu = self.ledger.muni_of[v]
         t_ready = t - self.ready_after  # households that arrived by then are ready
         arrived = bisect_right(self._arrivals[mu], t_ready)
         if arrived == self._placed[mu] or not self.budgets.left(mu, self._needs_contingent(v)):
+            self._none.add(key)
             return -1
         best, best_q, best_arr = -1, -1, np.inf
         arrival, gone = self.seekers.arrival_list, self.seekers.gone
@@ -148,13 +237,19 @@ class DirectPlacement:
             self._placed[mu] += 1
             self.ledger.offers[v] += 1
             self.budgets.use(mu, self._needs_contingent(v))
+        else:
+            self._none.add(key)
         return best
 
     def has_taker(self, v: int, t: float) -> bool:
         """Within budget, a household of the vacancy's municipality that it suits waits
         (no state changes)."""
+        key, stamp = self._key(v), (t, self.budgets.year)
+        if self._checked.known(key, stamp):
+            return False
         mu = self.ledger.muni_of[v]
         if not self.budgets.left(mu, self._needs_contingent(v)):
+            self._checked.add(key)
             return False
         arrival, gone = self.seekers.arrival_list, self.seekers.gone
         t_ready = t - self.ready_after
@@ -165,6 +260,7 @@ class DirectPlacement:
                 if not gone(q[h], t):
                     return True
                 h += 1
+        self._checked.add(key)
         return False
 
 

@@ -213,6 +213,7 @@ class RegionalMarket(mesa.Model):
             ROUTES_BY_MODE[self.mode],
             route_class=self._route_class,
             on_let=self._on_let,
+            route_classes=self._route_classes,
         )
 
     def _set_quota(self, q, where: np.ndarray | None = None) -> None:
@@ -282,6 +283,9 @@ class RegionalMarket(mesa.Model):
     def _route_class(self, v: int) -> int:
         return int(self.vacancies.designated[v])
 
+    def _route_classes(self, vacancies) -> list[int]:
+        return self.vacancies.designated[np.asarray(vacancies, dtype=np.int64)].astype(int).tolist()
+
     def _on_let(self, v: int, s: int, k: int) -> None:
         self.seekers.mark_housed(s)  # gone for every other channel of the cycle
 
@@ -341,7 +345,8 @@ class RegionalMarket(mesa.Model):
                 self.vacancies.add(*new, source=1)
         self._release_chain_vacancies(t1)
         lg = self.vacancies
-        vacancies = sorted(lg.open, key=lambda v: (lg.arise[v], v))
+        open_ = np.asarray(lg.open, dtype=np.int64)
+        vacancies = open_[np.lexsort((open_, lg.arise[open_]))].tolist()
         out = self._route_names(self.allocator.allocate_cycle(vacancies, t1))
         self._record_lettings(out, t1)
         lg.open = [v for v in vacancies if v not in out]
