@@ -4,6 +4,7 @@ conservation."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from woonsim import InvariantError
@@ -93,3 +94,47 @@ def test_an_unlet_vacancy_with_a_taker_is_an_invariant_error():
         alloc.allocate_cycle([0], 1.0)
     # an honest empty channel leaves the vacancy unlet without complaint
     assert Allocator([Queue("empty", [])], [[0]], lambda v: 0).allocate_cycle([0], 1.0) == []
+
+
+class Ruling(Queue):
+    """A queue that also rules out, for a whole cycle, the vacancies in `never`."""
+
+    def __init__(self, name, members, never):
+        super().__init__(name, members)
+        self.never, self.checked = set(never), []
+
+    def candidates(self, vacancies, t):
+        return np.array([v not in self.never for v in vacancies])
+
+    def has_taker(self, v, t):
+        self.checked.append(v)
+        return super().has_taker(v, t)
+
+
+def test_a_channel_is_not_tried_for_the_vacancies_it_rules_out():
+    a = Ruling("a", [10, 11], never=[0, 2])
+    board = Board({0: 30})
+    alloc = Allocator([a, board], [[0, 1]], route_class=lambda v: 0)
+    out = alloc.allocate_cycle([0, 1, 2, 3], 1.0)
+    # 0 and 2 skip a (ruled out); 1 and 3 take a's members; 0 goes to the board
+    assert out == [(1, 10, 0), (3, 11, 0), (0, 30, 1)]
+    assert [v for v, _ in a.calls] == [1, 3]
+    # 2 stays unlet: a ruled it out, so a is not asked whether it has a taker
+    assert a.checked == []
+
+
+def test_a_channel_that_rules_out_nothing_is_tried_and_checked_as_before():
+    a = Ruling("a", [10], never=[])
+    alloc = Allocator([a, Board({})], [[0, 1]], route_class=lambda v: 0)
+    assert alloc.allocate_cycle([0, 1], 1.0) == [(0, 10, 0)]
+    assert [v for v, _ in a.calls] == [0, 1]
+    assert a.checked == [1]  # vacancy 1, unlet, is checked against a
+
+
+def test_vectorised_route_classes_give_the_same_lettings():
+    def lettings(**kw):
+        a, b = Queue("a", [10]), Queue("b", [20, 21])
+        alloc = Allocator([a, b], [[0, 1], [1, 0]], route_class=lambda v: v % 2, **kw)
+        return alloc.allocate_cycle([0, 1, 2], 1.0)
+
+    assert lettings() == lettings(route_classes=lambda vs: [v % 2 for v in vs])
