@@ -192,7 +192,13 @@ class DirectPlacement:
         arrival, gone = self.seekers.arrival_list, self.seekers.gone
         t_ready = t - self.ready_after
         heads, queues = self._heads, self._queues
-        for mu in range(n_munis):
+        b = self.budgets
+        direct = np.array(b.direct_used) < np.array(b.staff_allowed)
+        v = np.asarray(vacancies, dtype=np.int64)
+        lg = self.ledger
+        mu_v = lg.muni[v].astype(np.int64)
+        # the municipalities with a vacancy this cycle and staff to place it
+        for mu in np.flatnonzero(np.bincount(mu_v, minlength=n_munis) * direct).tolist():
             if bisect_right(self._arrivals[mu], t_ready) == self._placed[mu]:
                 continue
             for ty in range(self.n_types):
@@ -203,14 +209,9 @@ class DirectPlacement:
                 heads[qi] = h
                 waiting[mu, ty] = h < len(q) and arrival[q[h]] <= t_ready
         ok = (waiting.astype(np.int64) @ ELIGIBLE.astype(np.int64)) > 0  # (muni, local cell)
-        b = self.budgets
-        direct = np.array(b.direct_used) < np.array(b.staff_allowed)
         contingent = direct & (np.array(b.contingent_used) < np.array(b.contingent_allowed))
-        v = np.asarray(vacancies, dtype=np.int64)
-        lg = self.ledger
-        mu = lg.muni[v].astype(np.int64)
         needs = self.contingent & ~lg.designated[v]
-        return ok[mu, lg.cell[v] % N_LOCAL] & np.where(needs, contingent[mu], direct[mu])
+        return ok[mu_v, lg.cell[v] % N_LOCAL] & np.where(needs, contingent[mu_v], direct[mu_v])
 
     def pop(self, v: int, t: float) -> int:
         key, stamp = self._key(v), (t, self.budgets.year)
