@@ -259,3 +259,40 @@ def test_an_experiment_on_a_subset_of_regions(tmp_path):
     regional = {**exp, "base": str(ROOT / "experiments" / "scenarios" / "twente.yaml")}
     with pytest.raises(ScenarioError, match=r"^regions: only an experiment on a national base"):
         parse_experiment(regional)
+
+
+def test_a_national_run_on_a_dask_cluster_gives_the_serial_bytes(tmp_path):
+    """`woonsim national --scheduler`: the regions as tasks on a local Dask cluster of two
+    workers write the same files, byte for byte, as one process does alone."""
+    from test_runner import dask_cluster
+
+    text = NATIONAL.read_text()
+    for name in ("haaglanden", "amsterdam", "twente"):
+        text = text.replace(f"{name}.yaml", str(NATIONAL.parent / f"{name}.yaml"))
+    text = re.sub(r"(?m)^burn_in_years: .*$", "burn_in_years: 1.0", text)
+    text = re.sub(r"(?m)^years: .*$", "years: 1.0\nregions: [CR02, CR05, CR31, CR22]", text)
+    scenario = tmp_path / "national.yaml"
+    scenario.write_text(text)
+
+    def national(out, *how):
+        cmd = [sys.executable, "-m", "woonsim_cli", "national", str(scenario), "--seed", "3"]
+        proc = subprocess.run(
+            [*cmd, *how, "--out", str(tmp_path / out)], capture_output=True, text=True, cwd=ROOT
+        )
+        assert proc.returncode == 0, proc.stderr
+        return {p.name: p.read_bytes() for p in sorted((tmp_path / out).iterdir())}
+
+    serial = national("serial", "--workers", "1")
+    (tmp_path / "cluster").mkdir()
+    with dask_cluster(tmp_path / "cluster", workers=2) as address:
+        distributed = national("dask", "--scheduler", address)
+    assert set(serial) == {"national.json", "regions.csv", "municipalities.csv", "patterns.csv"}
+    assert distributed == serial
+    # --workers has no meaning on a cluster: refused in one line
+    proc = subprocess.run(
+        [sys.executable, "-m", "woonsim_cli", "national", str(scenario), "--workers", "2",
+         "--scheduler", "tcp://127.0.0.1:1"],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode != 0 and "--workers: not used with --scheduler" in proc.stderr
+    assert "Traceback" not in proc.stderr

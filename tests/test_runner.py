@@ -27,6 +27,7 @@ import pytest
 from woonsim.measures import run_metrics
 from woonsim.simulate import run
 from woonsim_cli import main
+from woonsim_experiments.cluster import local_cluster
 from woonsim_experiments.executors import process_pool
 from woonsim_experiments.experiment import load_experiment
 from woonsim_experiments.report import build_report
@@ -352,96 +353,15 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def dask_cluster(tmp: Path, workers: int = 1, handles: list | None = None):
-    """A Dask scheduler and `workers` single-threaded workers on 127.0.0.1, as separate
-    processes; yields the scheduler's address (the worker processes are appended to
-    `handles`, when given)."""
+    """A local Dask cluster (`woonsim_experiments.cluster.local_cluster`) whose workers
+    import this checkout; yields the scheduler's address, checked to be local."""
     from distributed import Client
 
-    dask = Path(sys.executable).parent / "dask"
-    sched_cmd = (
-        [str(dask), "scheduler"]
-        if dask.exists()
-        else [sys.executable, "-m", "distributed.cli.dask_scheduler"]
-    )
-    worker_cmd = (
-        [str(dask), "worker"]
-        if dask.exists()
-        else [sys.executable, "-m", "distributed.cli.dask_worker"]
-    )
-    info = tmp / "scheduler.json"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
-    procs: list[subprocess.Popen] = []
-    logs = []
-    try:
-        for name, cmd in [
-            (
-                "scheduler",
-                [
-                    *sched_cmd,
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    "0",
-                    "--no-dashboard",
-                    "--scheduler-file",
-                    str(info),
-                ],
-            ),
-            *(
-                (
-                    f"worker{k}",
-                    [
-                        *worker_cmd,
-                        "--scheduler-file",
-                        str(info),
-                        "--host",
-                        "127.0.0.1",
-                        "--nthreads",
-                        "1",
-                        "--no-nanny",
-                        "--no-dashboard",
-                        "--memory-limit",
-                        "0",
-                        "--death-timeout",
-                        "120",
-                        "--local-directory",
-                        str(tmp / f"worker{k}"),
-                    ],
-                )
-                for k in range(workers)
-            ),
-        ]:
-            log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - closed below
-            logs.append(log)
-            procs.append(
-                subprocess.Popen(
-                    cmd,
-                    cwd=REPO,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-            if name != "scheduler" and handles is not None:
-                handles.append(procs[-1])
-            if name == "scheduler":
-                deadline = time.monotonic() + 120
-                while not info.exists() or not info.read_text().strip():
-                    assert procs[0].poll() is None, (tmp / "scheduler.log").read_text()
-                    assert time.monotonic() < deadline, "scheduler did not start"
-                    time.sleep(0.1)
-        address = json.loads(info.read_text())["address"]
+    with local_cluster(tmp, workers, handles, env={"PYTHONPATH": str(REPO)}) as address:
         assert address.startswith("tcp://127.0.0.1:")
         with Client(address, timeout="60s") as client:
-            client.wait_for_workers(workers, timeout=120)
             assert sum(client.nthreads().values()) == workers
         yield address
-    finally:
-        for proc in reversed(procs):
-            _stop(proc)
-        for log in logs:
-            log.close()
 
 
 def test_dask_cluster_gives_the_same_bytes(folder, reference):

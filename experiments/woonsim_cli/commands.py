@@ -498,10 +498,16 @@ def cmd_national(args: argparse.Namespace) -> int:
         ns = ns.model_copy(update={"membership": str(Path(args.membership).resolve())})
     t0 = time.perf_counter()
     fit = None
+    if args.scheduler and args.workers is not None:
+        raise UsageError("--workers: not used with --scheduler (the cluster has its workers)")
+    workers = args.workers or os.cpu_count() or 1
     with ExitStack() as stack:
-        ex = RespawningPool(args.workers) if args.workers > 1 else None
-        if ex is not None:
-            stack.push(_closer(ex))
+        if args.scheduler:
+            ex = stack.enter_context(_connect(args.scheduler)).get_executor()
+        else:
+            ex = RespawningPool(workers) if workers > 1 else None
+            if ex is not None:
+                stack.push(_closer(ex))
         if args.fit_defaults:
             fit = fit_default_departure_rate(ns, base, args.seed, executor=ex, progress=_fit_line)
             print(
@@ -837,7 +843,8 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("scenario", help="national scenario YAML (experiments/scenarios/national.yaml)")
     n.add_argument("--seed", type=_positive_int, default=1)
     n.add_argument("--membership", help="CSV municipality,region (default: the scenario's)")
-    n.add_argument("--workers", type=WORKERS, default=os.cpu_count() or 1)
+    n.add_argument("--workers", type=WORKERS, help="local worker processes (default: every core)")
+    n.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, tcp://host:8786")
     n.add_argument("--out")
     n.add_argument(
         "--fit-defaults",

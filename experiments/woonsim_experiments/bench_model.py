@@ -10,7 +10,8 @@ exit; medians over the repeats; no timed tests anywhere.
   horizon (2 + 3 years), with the log-log slope of time against households;
 - `national`: `woonsim national` as the national scenario runs it, each region with the
   warm-up its steady state needs (its own scenario's burn-in) and 10 reported years, its
-  per-region tasks on 1 and on 2 workers, and the efficiency of the two.
+  per-region tasks on 1 and on 2 local workers and on a local Dask cluster of 2 workers
+  (`woonsim_experiments.cluster`), with the parallel efficiency of each against 1.
 
 Memory is reported twice: the peak of the largest process (`wait4`) and the peak of the
 whole process tree (the process and its workers, sampled every 50 ms from /proc).
@@ -287,6 +288,28 @@ def benchmark_model(scale: str, repeats: int, repo: Path, out=sys.stdout) -> int
         speedup = walls[1] / walls[2]
         print(
             f"  1 -> 2 workers: speed-up {speedup:.2f}x, parallel efficiency {speedup / 2:.0%}",
+            file=out,
+        )
+        from woonsim_experiments.cluster import local_cluster
+
+        with local_cluster(work, workers=2) as address:
+            got = runs(
+                lambda r: _woonsim(
+                    "national", path, "--seed", str(r + 1), "--scheduler", address,
+                    "--out", str(work / f"dask-{r}"),
+                )
+            )  # fmt: skip
+        _report(
+            "national run (own burn-in + 10 years), local Dask cluster of 2 workers "
+            "(memory: the client only)",
+            got,
+            out,
+            False,
+        )
+        speedup = walls[1] / statistics.median(r.wall for r in got)
+        print(
+            f"  1 worker -> Dask, 2 workers: speed-up {speedup:.2f}x, "
+            f"parallel efficiency {speedup / 2:.0%}",
             file=out,
         )
     return 0
