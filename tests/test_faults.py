@@ -23,8 +23,9 @@ import time
 from pathlib import Path
 
 import pytest
-from test_runner import REPO, TOTAL, _start_sweep, _stop, _wait_for_runs, cli, tree
+from test_runner import REPO, TOTAL, _start_sweep, _wait_for_runs, cli, tree
 
+from woonsim_experiments.cluster import stop_process as _stop
 from woonsim_experiments.experiment import load_experiment
 from woonsim_experiments.runner import sweep
 

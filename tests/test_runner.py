@@ -27,7 +27,7 @@ import pytest
 from woonsim.measures import run_metrics
 from woonsim.simulate import run
 from woonsim_cli import main
-from woonsim_experiments.cluster import local_cluster
+from woonsim_experiments.cluster import local_cluster, stop_process
 from woonsim_experiments.executors import process_pool
 from woonsim_experiments.experiment import load_experiment
 from woonsim_experiments.report import build_report
@@ -278,7 +278,7 @@ def test_sigterm_stops_the_workers_and_keeps_the_finished_runs(folder, reference
         # read only now: a surviving worker would hold the pipe open
         assert "woonsim: interrupted" in proc.stderr.read().decode()
     finally:
-        _stop(proc)
+        stop_process(proc)
     resumed = cli(
         "experiment", "tiny_experiment.yaml", "--out", str(out), "--no-report", cwd=folder
     )
@@ -337,18 +337,6 @@ def test_a_worker_that_dies_mid_result_does_not_hang_the_pool(tmp_path, monkeypa
         assert ex._generation == 1
     finally:
         ex.terminate()
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
 
 
 @contextlib.contextmanager
@@ -451,7 +439,7 @@ def test_resume_after_kill(folder):
         os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its pool workers
         proc.wait(30)
     finally:
-        _stop(proc)
+        stop_process(proc)
     done = len(list(runs.glob("v*.parquet")))
     assert 3 <= done < total
     # what a kill in the middle of a write leaves behind

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["local_cluster"]
+__all__ = ["local_cluster", "stop_process"]
 
 
 def _command(name: str) -> list[str]:
@@ -25,7 +25,7 @@ def _command(name: str) -> list[str]:
     return [sys.executable, "-m", f"distributed.cli.dask_{name}"]
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def stop_process(proc: subprocess.Popen) -> None:
     """Stop a process and its group: SIGTERM, then SIGKILL after 10 s."""
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
@@ -84,6 +84,6 @@ def local_cluster(
         yield address
     finally:
         for proc in reversed(procs):
-            _stop(proc)
+            stop_process(proc)
         for log in logs:
             log.close()
