@@ -22,9 +22,16 @@ import sys
 import time
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
-from test_runner import REPO, TOTAL, _start_sweep, _wait_for_runs, cli, tree
+from test_runner import (
+    REPO,
+    TOTAL,
+    _start_sweep,
+    _wait_for_runs,
+    assert_reference_tables,
+    cli,
+    tree,
+)
 
 from woonsim_experiments.cluster import stop_process as _stop
 from woonsim_experiments.experiment import load_experiment
@@ -254,12 +261,7 @@ def test_ctrl_c_stops_the_workers_too(folder, reference_dir, long_sweep):
     resumed = cli(*long_sweep, "--out", str(out), "--no-report", cwd=folder)
     assert resumed.returncode == 0, resumed.stderr
     finished_once(out, folder, long_sweep)
-    # the same tables as the reference's runs (their metadata name another experiment file)
-    reference = sorted((reference_dir / "runs").glob("v*.parquet"))
-    assert len(reference) == 9
-    for ref in reference:
-        got = pq.read_table(out / "runs" / ref.name).to_pandas()
-        assert got.equals(pq.read_table(ref).to_pandas()), ref.name
+    assert_reference_tables(out, reference_dir)
 
 
 def test_a_report_during_a_sweep(folder, long_sweep):

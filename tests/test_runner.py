@@ -256,11 +256,34 @@ def test_a_killed_pool_worker_loses_no_run(folder, reference):
     assert tree(out) == reference
 
 
-def test_sigterm_stops_the_workers_and_keeps_the_finished_runs(folder, reference):
+def long_experiment(folder: Path, replications: int = 40) -> str:
+    """The tiny experiment with more replications (a sweep that outlasts a signal sent
+    after its first run), written beside it; its first 3 replications are the tiny
+    experiment's runs."""
+    text = (folder / "tiny_experiment.yaml").read_text()
+    (folder / "long.yaml").write_text(
+        text.replace("replications: 3", f"replications: {replications}")
+    )
+    return "long.yaml"
+
+
+def assert_reference_tables(out: Path, reference_dir: Path) -> None:
+    """The runs of `reference_dir` are in `out` with the same tables (their metadata may
+    name another experiment file)."""
+    runs = sorted((reference_dir / "runs").glob("v*.parquet"))
+    assert len(runs) == TOTAL
+    for ref in runs:
+        got = pq.read_table(out / "runs" / ref.name).to_pandas()
+        assert got.equals(pq.read_table(ref).to_pandas()), ref.name
+
+
+def test_sigterm_stops_the_workers_and_keeps_the_finished_runs(folder, reference_dir):
     """`kill -TERM` on `woonsim experiment`: it stops like Ctrl-C (exit 130), leaves no
-    worker or forkserver behind, and the resume gives the serial bytes."""
+    worker or forkserver behind, and the resume finishes the sweep with the serial
+    tables. The sweep is long enough to outlast the signal."""
     out = folder / "termed"
-    cmd = [sys.executable, "-m", "woonsim_cli", "experiment", "tiny_experiment.yaml"]
+    long = long_experiment(folder)
+    cmd = [sys.executable, "-m", "woonsim_cli", "experiment", long]
     cmd += ["--out", str(out), "--workers", "2", "--no-report"]
     proc = _start_sweep(cmd, folder, stderr=subprocess.PIPE)
     try:
@@ -279,11 +302,11 @@ def test_sigterm_stops_the_workers_and_keeps_the_finished_runs(folder, reference
         assert "woonsim: interrupted" in proc.stderr.read().decode()
     finally:
         stop_process(proc)
-    resumed = cli(
-        "experiment", "tiny_experiment.yaml", "--out", str(out), "--no-report", cwd=folder
-    )
+    assert len(list((out / "runs").glob("v*.parquet"))) < 3 * 40  # it was stopped
+    resumed = cli("experiment", long, "--out", str(out), "--no-report", cwd=folder)
     assert resumed.returncode == 0, resumed.stderr
-    assert tree(out) == reference
+    assert len(list((out / "runs").glob("v*.parquet"))) == 3 * 40
+    assert_reference_tables(out, reference_dir)
 
 
 def _start_sweep(cmd: list[str], folder: Path, stderr=subprocess.DEVNULL) -> subprocess.Popen:
