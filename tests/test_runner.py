@@ -310,7 +310,9 @@ def test_sigterm_stops_the_workers_and_keeps_the_finished_runs(folder, reference
 
 
 def _start_sweep(cmd: list[str], folder: Path, stderr=subprocess.DEVNULL) -> subprocess.Popen:
-    """`cmd` in its own process group (so that the test can signal it and its workers)."""
+    """`cmd` in its own process group (so that the test can signal it and its workers),
+    with SIGINT at its default, as in a terminal's foreground job: a test run in the
+    background (`cmd &`, nohup) inherits SIGINT ignored, and Python keeps it ignored."""
     return subprocess.Popen(
         cmd,
         cwd=folder,
@@ -318,7 +320,12 @@ def _start_sweep(cmd: list[str], folder: Path, stderr=subprocess.DEVNULL) -> sub
         stdout=subprocess.DEVNULL,
         stderr=stderr,
         start_new_session=True,
+        preexec_fn=_foreground_signals,
     )
+
+
+def _foreground_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_runs(proc: subprocess.Popen, runs: Path, n: int) -> None:
