@@ -39,7 +39,7 @@ class NoTaker:
     nothing joins a direct channel: households only leave its queues and budgets are only
     used. A channel without a taker for a key at t therefore has none for it for the rest
     of the cycle, and need not look again (the answers, and so every run, are the same;
-    `tests/test_region_channels.py`). Forgotten when the stamp (t, and the budgets' year)
+    `tests/test_candidates.py`). Forgotten when the stamp (t, and the budgets' year)
     changes."""
 
     __slots__ = ("_keys", "_stamp")
