@@ -369,6 +369,41 @@ def test_a_worker_that_dies_mid_result_does_not_hang_the_pool(tmp_path, monkeypa
         ex.terminate()
 
 
+def _stuck_mid_result(marker: str) -> int:
+    """Write the header of a result message, say so, and wait: a worker that Ctrl-C or
+    SIGTERM finds while it sends a run's table."""
+    frame = sys._getframe()
+    while frame.f_code.co_name != "_process_worker":
+        frame = frame.f_back
+    frame.f_locals["result_queue"]._writer._send((100_000).to_bytes(4, "big"))
+    Path(marker).touch()
+    time.sleep(600)
+    return 0
+
+
+def test_terminate_ends_the_pool_even_mid_result(tmp_path):
+    """Stopping a sweep (Ctrl-C, SIGTERM) kills its workers; one killed while it sent a
+    result left a message cut short, the pool's manager thread waited for its rest, and
+    the interpreter, which joins that thread at exit, never ended (CI: exit not within
+    60 s of Ctrl-C). After `terminate` the manager thread ends."""
+    from woonsim_experiments import executors
+
+    ex = executors.RespawningPool(1)
+    marker = tmp_path / "sending"
+    try:
+        ex.submit(_stuck_mid_result, str(marker))
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert time.monotonic() < deadline, "the task never started"
+            time.sleep(0.01)
+        manager = ex._pool._executor_manager_thread
+        assert manager is not None and manager.is_alive()
+    finally:
+        ex.terminate()
+    manager.join(20)
+    assert not manager.is_alive(), "the pool's manager thread still waits: exit would hang"
+
+
 @contextlib.contextmanager
 def dask_cluster(tmp: Path, workers: int = 1, handles: list | None = None):
     """A local Dask cluster (`woonsim_experiments.cluster.local_cluster`) whose workers

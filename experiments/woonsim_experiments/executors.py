@@ -94,7 +94,7 @@ class RespawningPool(Executor):
             if watched is not pool:
                 watched, since = pool, time.monotonic()
             elif time.monotonic() - since >= HUNG_AFTER_SECONDS:
-                _unblock(pool, processes)
+                _unblock(processes, getattr(pool, "_result_queue", None))
                 watched = None
 
     def submit(self, fn, /, *args, **kwargs) -> Future:
@@ -154,15 +154,17 @@ class RespawningPool(Executor):
     def terminate(self) -> None:
         """Stop at once: cancel what is queued and kill the workers (SIGTERM, Ctrl-C),
         also one the forkserver was starting meanwhile (not yet known to the pool), then
-        the forkserver itself: nothing is left behind."""
+        the forkserver itself: nothing is left behind. A worker killed while it sent a
+        result leaves the pool's manager thread waiting for the rest of the message, and
+        the interpreter joins that thread at exit; closing the result pipe's last writing
+        end (`_unblock`) ends it."""
         with self._lock:
             self._closed = True
             pool = self._pool
         processes = list((getattr(pool, "_processes", None) or {}).values())
+        results = getattr(pool, "_result_queue", None)  # shutdown forgets it
         pool.shutdown(wait=False, cancel_futures=True)
-        for p in processes:
-            with contextlib.suppress(Exception):
-                p.kill()
+        _unblock(processes, results)
         _stop_forkserver()
 
 
@@ -182,11 +184,16 @@ def _stop_forkserver() -> None:
     for p in [*children, pid]:
         with contextlib.suppress(OSError):
             os.kill(p, signal.SIGKILL)
+    # until it is dead (not reaped: multiprocessing does that, and then starts a fresh
+    # forkserver for the next pool in this process instead of writing to this one)
+    with contextlib.suppress(OSError):
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
 
 
-def _unblock(pool: ProcessPoolExecutor, processes: list) -> None:
-    """Kill `pool`'s workers and close the parent's writing end of its result pipe: its
-    manager's read, waiting for a message cut short by a dead worker, ends."""
+def _unblock(processes: list, results) -> None:
+    """Kill a pool's worker `processes` and close the parent's writing end of its result
+    queue `results`: its manager's read, waiting for a message cut short by a dead
+    worker, ends."""
     for p in processes:
         with contextlib.suppress(Exception):
             p.kill()
@@ -194,7 +201,7 @@ def _unblock(pool: ProcessPoolExecutor, processes: list) -> None:
         with contextlib.suppress(Exception):
             p.join(5)
     with contextlib.suppress(Exception):
-        pool._result_queue._writer.close()
+        results._writer.close()
 
 
 class WorkerDied(RuntimeError):
