@@ -47,3 +47,13 @@ def passes(values, exact: float, margin: float = 0.01) -> tuple[bool, str]:
 @pytest.fixture
 def make_scenario():
     return stylized
+
+
+def plant(seekers, s, **columns) -> None:
+    """Set columns of household s that are read-only in a run (`Seekers.read_only`), to
+    plant a household in a mechanism test."""
+    for name, value in columns.items():
+        col = getattr(seekers, name)
+        col.flags.writeable = True
+        col[s] = value
+        col.flags.writeable = False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import plant
 from scipy import stats
 
 from woonsim import parse_scenario
@@ -139,7 +140,7 @@ def test_reactions_follow_exp_utility_when_not_strategic():
             np.array([t]), np.array([mu]), np.array([mu * N_LOCAL + medium_affordable]), 0
         )
     s = np.flatnonzero((m.seekers.htype // 3) % 3 < 2)[0]  # income up to DAEB
-    m.seekers.muni[s] = 0
+    plant(m.seekers, s, muni=0)
     n = 4000
     rows, adverts, _ = m.adverts.choose(np.full(n, s), np.array([0, 1]), t)
     assert len(rows) == n
@@ -163,8 +164,7 @@ def test_sincere_households_ignore_their_chance(sincere):
     ids = m.vacancies.add(np.array([t, t]), np.array([0, 0]), np.full(2, medium_affordable), 0)
     m.vacancies.lottery[ids[1]] = True
     s = np.flatnonzero((m.seekers.htype // 3) % 3 < 2)[0]  # income up to DAEB
-    m.seekers.muni[s] = 0
-    m.seekers.kind[s] = KINDS["regular"]
+    plant(m.seekers, s, muni=0, kind=KINDS["regular"])
     n = 4000
     rows, adverts, _ = m.adverts.choose(np.full(n, s), ids, t)
     assert len(rows) == n

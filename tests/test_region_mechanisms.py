@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import plant
 from scipy import stats
 
 from woonsim import ScenarioError, load_scenario, parse_scenario
@@ -244,8 +245,8 @@ def _advert(m, *, muni=0, local=False, lottery=False, designated=False, t=1.0):
 
 def _seeker(m, s, *, registration, muni=0, arrival=0.5, expiry=np.inf, lost=False):
     reg = m.seekers
-    reg.registration[s], reg.muni[s], reg.arrival[s] = registration, muni, arrival
-    reg.urgency_expiry[s], reg.urgency_lost[s] = expiry, lost
+    plant(reg, s, registration=registration, muni=muni, arrival=arrival, urgency_expiry=expiry)
+    reg.urgency_lost[s] = lost
 
 
 def ranked(m, seekers, v, t=1.0):
@@ -363,7 +364,7 @@ def test_own_municipality_weight():
             np.array([t]), np.array([muni]), np.array([muni * N_LOCAL + cell(1, 1, 0)]), 0
         )
     s = np.flatnonzero((m.seekers.kind == KINDS["regular"]) & ((m.seekers.htype // 3) % 3 < 2))[0]
-    m.seekers.muni[s] = 0
+    plant(m.seekers, s, muni=0)
     n = 4000
     seekers, adverts = m.adverts.reactions(np.full(n, s), np.array([0, 1]), t)
     assert len(seekers) == n

@@ -271,11 +271,11 @@ def _times(rows: _Rows, group: str, muni: str, search: np.ndarray, reg: np.ndarr
 CENSORED_PER_MUNICIPALITY = ("regulier", "aandachtsgroepen", "regulier_first_home", "regulier_move")
 
 
-def _censored(rows: _Rows, group: str, muni: str, b, registration, mine, window):
-    """The censored measures of the seekers `mine`, from both origins (`ORIGINS`)."""
+def _censored(rows: _Rows, group: str, muni: str, obs: dict, mine, window):
+    """The censored measures of the seekers `mine` of `obs` (arrays "search" and
+    "registration": the two origins, `ORIGINS`; "exit"; "reason")."""
     for origin in ORIGINS:
-        start = b.arrival if origin == "search" else registration
-        c = period_curves(start[mine], b.exit[mine], b.reason[mine], window)
+        c = period_curves(obs[origin][mine], obs["exit"][mine], obs["reason"][mine], window)
         for k in HORIZONS:
             rows.add(f"housed_within_{k}y_of_{origin}", group, muni, c.housed_within(k))
         rows.add(f"{origin}_time_km_median", group, muni, c.km_median())
@@ -313,6 +313,18 @@ def run_metrics(result: RegionResult) -> pa.Table:
     # seekers who start searching in the period with k years of follow-up before the end
     started = (b.arrival >= w0) & (b.arrival < w1)
     registered = (m.seekers.registration >= w0) & (m.seekers.registration < w1)
+    # the censored measures see only the seekers still on a list at the window's start
+    # (`period_curves`); the rows of those, and of the window's lettings, in row order
+    on = np.flatnonzero(b.exit >= w0)
+    obs = {
+        "search": b.arrival[on],
+        "registration": m.seekers.registration[on],
+        "exit": b.exit[on],
+        "reason": b.reason[on],
+    }
+    home_on = home[on]
+    let = np.flatnonzero(in_period)
+    search_let, reg_let, dwell_let = search[let], reg_time[let], dwell_muni[let]
     for name, mine in sets.items():
         sel = in_period & mine
         _times(rows, name, "", search[sel], reg_time[sel], years)
@@ -325,20 +337,21 @@ def run_metrics(result: RegionResult) -> pa.Table:
                 "",
                 (housed[cohort] & (search[cohort] <= k)).mean() if cohort.any() else None,
             )
-        _censored(rows, name, "", b, m.seekers.registration, mine, window)
+        mine_on = mine[on]
+        _censored(rows, name, "", obs, mine_on, window)
         rows.add("entering_search_per_year", name, "", (started & mine).sum() / years)
         rows.add("registering_per_year", name, "", (registered & mine).sum() / years)
         rows.add("exits_without_housing_per_year", name, "", (gone_in_period & mine).sum() / years)
         qs = np.quantile(search[sel], QUANTILES) if sel.any() else [None] * len(QUANTILES)
         for q, x in zip(QUANTILES, qs, strict=True):
             rows.add(f"search_time_q{round(100 * q):02d}", name, "", x)
+        mine_let = mine[let]
         for i, code in enumerate(codes):
-            here = sel & (dwell_muni == i)
-            _times(rows, name, code, search[here], reg_time[here], years)
+            here = mine_let & (dwell_let == i)
+            _times(rows, name, code, search_let[here], reg_let[here], years)
             # the censored measures count seekers by their home municipality
             if name in CENSORED_PER_MUNICIPALITY:
-                here_home = mine & (home == i)
-                _censored(rows, name, code, b, m.seekers.registration, here_home, window)
+                _censored(rows, name, code, obs, mine_on & (home_on == i), window)
 
     verdict = result.stationarity
     rows.add("window_stationary", "all", "", float(verdict["stationary"]))

@@ -68,8 +68,9 @@ class BindingOffers:
     def __init__(self, seekers: Seekers, ledger: VacancyLedger, rows: np.ndarray):
         self.seekers, self.ledger = seekers, ledger
         order = np.argsort(seekers.urgency_expiry[rows], kind="stable")
-        self._rows = rows[order].tolist()
-        self._expiry = seekers.urgency_expiry[rows][order].tolist()
+        # read-only (tuples: a fork of the model shares them, `RegionalMarket.fork`)
+        self._rows = tuple(rows[order].tolist())
+        self._expiry = tuple(seekers.urgency_expiry[rows][order].tolist())
         self._head = 0
         # cells without a taker this cycle: found by pop, and found by has_taker (apart,
         # so that the work-conservation check stays a check of pop)
@@ -77,6 +78,10 @@ class BindingOffers:
 
     def open_cycle(self, vacancies, t: float) -> None:
         """Unbatched: nothing to prepare."""
+
+    def read_only(self) -> tuple:
+        """The look-ups built once, which a fork of the model shares."""
+        return (self._rows, self._expiry)
 
     def pop(self, v: int, t: float) -> int:
         cell = self.ledger.cell_of[v]
@@ -163,12 +168,15 @@ class DirectPlacement:
         order = np.lexsort((seekers.arrival[rows], key))
         rows, key = rows[order], key[order]
         starts = np.searchsorted(key, np.arange(n_munis * n_types + 1))
-        self._queues = [rows[a:b].tolist() for a, b in pairwise(starts)]
+        # read-only (tuples: a fork of the model shares them, `RegionalMarket.fork`)
+        self._queues = tuple(tuple(rows[a:b].tolist()) for a, b in pairwise(starts))
         self._heads = [0] * len(self._queues)
         # per municipality: member arrival times (sorted) and how many were placed, for a
         # quick "nobody can be waiting" exit
         mu = seekers.muni[rows]
-        self._arrivals = [np.sort(seekers.arrival[rows[mu == i]]).tolist() for i in range(n_munis)]
+        self._arrivals = tuple(
+            tuple(np.sort(seekers.arrival[rows[mu == i]]).tolist()) for i in range(n_munis)
+        )
         self._placed = [0] * n_munis
         # (cell, needs contingent budget) without a taker this cycle: found by pop, and
         # found by has_taker (apart, so that the check stays a check of pop)
@@ -176,6 +184,10 @@ class DirectPlacement:
 
     def open_cycle(self, vacancies, t: float) -> None:
         """Unbatched: nothing to prepare."""
+
+    def read_only(self) -> tuple:
+        """The look-ups built once, which a fork of the model shares."""
+        return (self._queues, self._arrivals)
 
     def _needs_contingent(self, v: int) -> bool:
         return self.contingent and not self.ledger.designated[v]

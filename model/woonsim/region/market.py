@@ -274,11 +274,20 @@ class RegionalMarket(mesa.Model):
             raise ValueError("fork: the scenarios may differ only in allocation.quota")
         if self.cycles_done * self.dt > self.norm_year + 1e-9:
             raise ValueError("fork: the model is past its burn-in")
-        twin = copy.deepcopy(self)
+        twin = copy.deepcopy(self, self._fork_memo())
         twin.spec = scenario
         if twin.norm_in_force:  # the new year has begun: the twin's own norm instead
             twin._introduce_norm()
         return twin
+
+    def _fork_memo(self) -> dict[int, object]:
+        """What `fork`'s deep copy takes as already copied: the parts' read-only columns
+        and look-ups, shared; lists of numbers, copied shallowly; scratch space, fresh."""
+        parts = [self.seekers, self.binding, self.statushouder_placement, self.contingent_placement]
+        memo: dict[int, object] = {id(x): x for part in parts for x in part.read_only()}
+        memo.update((id(x), x.copy()) for x in self.vacancies.flat_lists())
+        memo.update((id(x), np.empty(0)) for x in self.seekers.scratch())
+        return memo
 
     def _route_class(self, v: int) -> int:
         return int(self.vacancies.designated[v])

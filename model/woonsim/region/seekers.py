@@ -123,6 +123,14 @@ def draw_columns(
     return {k: np.concatenate(v)[order] for k, v in cols.items()}
 
 
+# the columns fixed once drawn (read-only arrays)
+STATIC = (
+    "group", "kind", "aandacht", "muni", "arrival", "registration", "deadline", "htype",
+    "leaves", "urgency_start", "urgency_expiry", "activity", "p_react", "accept",
+    "reservation", "sincere",
+)  # fmt: skip
+
+
 class Seekers:
     """Every seeker of a regional run (rows in activation order) and their search state."""
 
@@ -169,14 +177,26 @@ class Seekers:
         # actief woningzoekende: reacted at least once in the calendar year
         self.last_active_year = np.full(n, -1, dtype=np.int64)
         self.active_per_year = np.zeros(int(np.ceil(spec.horizon)) + 1, dtype=np.int64)
-        # scalar look-ups in the channels' Python loops are faster on lists
-        self.arrival_list = self.arrival.tolist()
-        self.deadline_list = self.deadline.tolist()
+        # scalar look-ups in the channels' Python loops are faster on a sequence; read-only
+        # (tuples: a fork of the model shares them, `RegionalMarket.fork`)
+        self.arrival_list = tuple(self.arrival.tolist())
+        self.deadline_list = tuple(self.deadline.tolist())
         self.offer_draws = UniformBuffer(stream(seed, "offers"))
         self._work = np.empty(0)
+        for name in STATIC:  # fixed once drawn: a write is a bug, and a fork shares them
+            getattr(self, name).flags.writeable = False
 
     def __len__(self) -> int:
         return len(self.arrival)
+
+    def read_only(self) -> tuple:
+        """The columns fixed once drawn and the look-ups built once, which a fork of the
+        model shares."""
+        return (*(getattr(self, name) for name in STATIC), self.arrival_list, self.deadline_list)
+
+    def scratch(self) -> tuple:
+        """The scratch space, which a fork of the model starts afresh."""
+        return (self._work,)
 
     # --- state of one household (the channels' scalar look-ups) ------------------------
     def gone(self, s: int, t: float) -> bool:

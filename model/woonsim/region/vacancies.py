@@ -82,6 +82,10 @@ class VacancyLedger:
     def __len__(self) -> int:
         return self.n
 
+    def flat_lists(self) -> tuple:
+        """The lists of numbers only, which a fork of the model copies shallowly."""
+        return (self.open, self.muni_of, self.cell_of)
+
     def _reserve(self, extra: int) -> None:
         if self.n + extra <= len(self.arise):
             return
