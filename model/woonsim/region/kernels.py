@@ -518,24 +518,31 @@ def choice_weights(
     for a in range(A):
         e[a] = np.exp(adv_utility[a] - top)
     e_own = np.exp(own)
-    # pass 1: utility only; the expected reactions of each advert
+    # pass 1: utility only; the expected reactions of each advert. Keys that differ only
+    # in the rank bin (adjacent in key order) share the row, computed once.
+    mass = 0.0
+    m = 0
     for r in range(R):
         rest = ukeys[r] // B
-        ht, aa, mu = rest // (2 * n_munis), (rest // n_munis) % 2, rest % n_munis
-        mass = 0.0
-        m = 0
-        for a in range(A):
-            if adv_relaxed[a]:
-                ok = eligible_relaxed[ht, adv_local[a]]
-            else:
-                ok = eligible[ht, adv_local[a]]
-            x = 0.0
-            if ok and (not adv_only[a] or aa == 1):
-                x = e[a] * e_own if adv_muni[a] == mu else e[a]
-                if x > 0:
-                    m += 1
-            w[r * A + a] = x
-            mass += x
+        if r > 0 and rest == ukeys[r - 1] // B:
+            for a in range(A):
+                w[r * A + a] = w[(r - 1) * A + a]
+        else:
+            ht, aa, mu = rest // (2 * n_munis), (rest // n_munis) % 2, rest % n_munis
+            mass = 0.0
+            m = 0
+            for a in range(A):
+                if adv_relaxed[a]:
+                    ok = eligible_relaxed[ht, adv_local[a]]
+                else:
+                    ok = eligible[ht, adv_local[a]]
+                x = 0.0
+                if ok and (not adv_only[a] or aa == 1):
+                    x = e[a] * e_own if adv_muni[a] == mu else e[a]
+                    if x > 0:
+                        m += 1
+                w[r * A + a] = x
+                mass += x
         if mass > 0:
             scale = count[r] * min(K, m) / mass
             for a in range(A):
