@@ -67,6 +67,29 @@ def test_a_forked_run_is_the_run_from_scratch(fresh):
     assert _digest(base.run()) == fresh[0]  # the original, run on, is untouched
 
 
+def test_forks_share_only_what_cannot_change():
+    """A fork shares the seekers' drawn columns and the channels' look-ups with the model
+    it was copied from, and those refuse writes; the search state is its own copy."""
+    base = RegionalMarket(_scenario(NONE), SEED)
+    base.advance(52)
+    twin = base.fork(_scenario(QUOTAS[1]))
+    for part in ("seekers", "binding", "statushouder_placement", "contingent_placement"):
+        shared = getattr(base, part).read_only()
+        assert shared and all(
+            a is b for a, b in zip(shared, getattr(twin, part).read_only(), strict=True)
+        )
+    with pytest.raises(ValueError, match="read-only"):
+        base.seekers.arrival[0] = 0.0
+    with pytest.raises(ValueError, match="read-only"):
+        twin.seekers.deadline[0] = 0.0
+    with pytest.raises(TypeError):
+        twin.seekers.deadline_list[0] = 0.0
+    assert twin.seekers.housed is not base.seekers.housed
+    assert twin.vacancies.muni_of is not base.vacancies.muni_of
+    assert twin.vacancies.muni_of == base.vacancies.muni_of
+    twin.seekers.housed[0] = not base.seekers.housed[0]  # its own search state
+
+
 def test_a_fork_early_in_the_burn_in_is_the_same_run(fresh):
     base = RegionalMarket(_scenario(NONE), SEED)
     base.advance(40)
