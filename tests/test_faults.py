@@ -24,12 +24,14 @@ from pathlib import Path
 
 import pytest
 from test_runner import (
+    LONG,
     REPO,
     TOTAL,
     _start_sweep,
     _wait_for_runs,
     assert_reference_tables,
     cli,
+    long_experiment,
     tree,
 )
 
@@ -193,14 +195,9 @@ def test_a_bit_flip_in_any_file_is_refused_or_repaired(folder, reference_dir):
 
 
 # --- two runners, Ctrl-C, a report during a sweep ------------------------------------------
-LONG = 40  # replications of the tiny experiment: a sweep that outlasts a second command's start
-
-
 @pytest.fixture
 def long_sweep(folder: Path) -> list[str]:
-    text = (folder / "tiny_experiment.yaml").read_text()
-    (folder / "long.yaml").write_text(text.replace("replications: 3", f"replications: {LONG}"))
-    return ["experiment", "long.yaml"]
+    return ["experiment", long_experiment(folder)]
 
 
 def finished_once(out: Path, folder: Path, exp: list[str]) -> None:

@@ -88,6 +88,7 @@ def test_forks_share_only_what_cannot_change():
     assert twin.vacancies.muni_of is not base.vacancies.muni_of
     assert twin.vacancies.muni_of == base.vacancies.muni_of
     twin.seekers.housed[0] = not base.seekers.housed[0]  # its own search state
+    assert twin.seekers.housed[0] != base.seekers.housed[0]
 
 
 def test_a_fork_early_in_the_burn_in_is_the_same_run(fresh):

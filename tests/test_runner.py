@@ -256,14 +256,15 @@ def test_a_killed_pool_worker_loses_no_run(folder, reference):
     assert tree(out) == reference
 
 
-def long_experiment(folder: Path, replications: int = 40) -> str:
-    """The tiny experiment with more replications (a sweep that outlasts a signal sent
+LONG = 40  # replications of the long experiment: a sweep that outlasts a signal or a second start
+
+
+def long_experiment(folder: Path) -> str:
+    """The tiny experiment with `LONG` replications (a sweep that outlasts a signal sent
     after its first run), written beside it; its first 3 replications are the tiny
     experiment's runs."""
     text = (folder / "tiny_experiment.yaml").read_text()
-    (folder / "long.yaml").write_text(
-        text.replace("replications: 3", f"replications: {replications}")
-    )
+    (folder / "long.yaml").write_text(text.replace("replications: 3", f"replications: {LONG}"))
     return "long.yaml"
 
 
@@ -302,10 +303,10 @@ def test_sigterm_stops_the_workers_and_keeps_the_finished_runs(folder, reference
         assert "woonsim: interrupted" in proc.stderr.read().decode()
     finally:
         stop_process(proc)
-    assert len(list((out / "runs").glob("v*.parquet"))) < 3 * 40  # it was stopped
+    assert len(list((out / "runs").glob("v*.parquet"))) < 3 * LONG  # it was stopped
     resumed = cli("experiment", long, "--out", str(out), "--no-report", cwd=folder)
     assert resumed.returncode == 0, resumed.stderr
-    assert len(list((out / "runs").glob("v*.parquet"))) == 3 * 40
+    assert len(list((out / "runs").glob("v*.parquet"))) == 3 * LONG
     assert_reference_tables(out, reference_dir)
 
 
@@ -347,12 +348,18 @@ def _dies_mid_result_once(marker: str) -> int:
     if Path(marker).exists():
         return 42
     Path(marker).touch()
+    _send_result_header()
+    os.kill(os.getpid(), signal.SIGKILL)
+    return 0
+
+
+def _send_result_header() -> None:
+    """In a pool worker: write the header of a result message (100,000 bytes to follow)
+    and no body, as a worker stopped while it sends a run's table leaves it."""
     frame = sys._getframe()
     while frame.f_code.co_name != "_process_worker":
         frame = frame.f_back
     frame.f_locals["result_queue"]._writer._send((100_000).to_bytes(4, "big"))
-    os.kill(os.getpid(), signal.SIGKILL)
-    return 0
 
 
 def test_a_worker_that_dies_mid_result_does_not_hang_the_pool(tmp_path, monkeypatch):
@@ -372,10 +379,7 @@ def test_a_worker_that_dies_mid_result_does_not_hang_the_pool(tmp_path, monkeypa
 def _stuck_mid_result(marker: str) -> int:
     """Write the header of a result message, say so, and wait: a worker that Ctrl-C or
     SIGTERM finds while it sends a run's table."""
-    frame = sys._getframe()
-    while frame.f_code.co_name != "_process_worker":
-        frame = frame.f_back
-    frame.f_locals["result_queue"]._writer._send((100_000).to_bytes(4, "big"))
+    _send_result_header()
     Path(marker).touch()
     time.sleep(600)
     return 0
