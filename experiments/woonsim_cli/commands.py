@@ -487,7 +487,12 @@ def cmd_national(args: argparse.Namespace) -> int:
     import yaml
 
     from woonsim.files import write_atomically
-    from woonsim_experiments.national import fit_default_departure_rate, load_national, run_national
+    from woonsim_experiments.national import (
+        fit_defaults,
+        fit_regions,
+        load_national,
+        run_national,
+    )
 
     try:
         ns, base = load_national(args.scenario)
@@ -497,7 +502,7 @@ def cmd_national(args: argparse.Namespace) -> int:
     if args.membership:
         ns = ns.model_copy(update={"membership": str(Path(args.membership).resolve())})
     t0 = time.perf_counter()
-    fit = None
+    fit = regional = None
     if args.scheduler and args.workers is not None:
         raise UsageError("--workers: not used with --scheduler (the cluster has its workers)")
     workers = args.workers or os.cpu_count() or 1
@@ -509,14 +514,31 @@ def cmd_national(args: argparse.Namespace) -> int:
             if ex is not None:
                 stack.push(_closer(ex))
         if args.fit_defaults:
-            fit = fit_default_departure_rate(ns, base, args.seed, executor=ex, progress=_fit_line)
-            print(
-                f"fitted national defaults: flows.departure_rate = {fit['fitted']:.4g} "
-                f"({fit['lettings_at_fit']:,.0f} lettings/yr against {fit['target']:,.0f}; "
-                f"{len(fit['evaluations'])} evaluations)"
-            )
-            overrides = {**ns.default_overrides, fit["parameter"]: round(fit["fitted"], 6)}
-            ns = ns.model_copy(update={"default_overrides": overrides})
+            fit = fit_defaults(ns, base, args.seed, executor=ex, progress=_say)
+            for path, figure in fit["parameters"].items():
+                print(
+                    f"fitted national defaults: {path} = {fit['fitted'][path]:.4g} "
+                    f"({figure} {fit['at_fit'][figure]:,.4g} against "
+                    f"{fit['targets'][figure]:,.4g}; {len(fit['evaluations'])} evaluations)"
+                )
+            rounded = {k: float(f"{v:.3g}") for k, v in fit["fitted"].items()}
+            ns = ns.model_copy(update={"default_overrides": {**ns.default_overrides, **rounded}})
+        if args.fit_regions:
+            regional = fit_regions(ns, base, args.seed, executor=ex, progress=_say)
+            for reg, r in regional.items():
+                for k, c in enumerate(r["check"]):
+                    print(
+                        f"fitted {reg}: {list(r['fitted'])[k]} = "
+                        f"{list(r['fitted'].values())[k]:.4g}; {c['measure']} {c['area']} "
+                        f"{c['simulated']:.3g} [{c['ci95_low']:.3g}, {c['ci95_high']:.3g}] "
+                        f"against {c['observed']:.3g} ({c['relative_error']:+.1%}, "
+                        f"{len(r['check_seeds'])} fresh seeds)"
+                    )
+            overrides = {
+                reg: {k: float(f"{v:.3g}") for k, v in r["fitted"].items()}
+                for reg, r in regional.items()
+            }
+            ns = ns.model_copy(update={"region_overrides": overrides})
         out = run_national(ns, base, args.seed, ex, Progress("national"))
     meta = {
         "scenario": ns.model_dump(mode="json"),
@@ -532,6 +554,10 @@ def cmd_national(args: argparse.Namespace) -> int:
         if fit is not None:
             record = {"scenario": str(args.scenario), "seed": args.seed, **fit}
             (tmp / "fitted_national.yaml").write_text(yaml.safe_dump(record, sort_keys=False))
+        if regional is not None:
+            record = {"scenario": str(args.scenario), "seed": args.seed, "regions": regional}
+            text = yaml.safe_dump(record, sort_keys=False)
+            (tmp / "fitted_national_regions.yaml").write_text(text)
         out["regions"].to_csv(tmp / "regions.csv", index=False, lineterminator="\n")
         out["municipalities"].to_csv(tmp / "municipalities.csv", index=False, lineterminator="\n")
         out["patterns"].to_csv(tmp / "patterns.csv", index=False, lineterminator="\n")
@@ -555,13 +581,15 @@ def cmd_national(args: argparse.Namespace) -> int:
         )
     pats = out["patterns"]
     if len(pats):
-        print(f"{'holdout':<44} {'observed':>9} {'simulated':>9} {'error':>7}  within")
+        print(f"{'figure':<44} {'use':<8} {'observed':>9} {'simulated':>9} {'error':>7}  within")
         for p in pats.itertuples():
             fmt = ".1%" if "share" in p.measure else ".2f"
-            what = f"{p.measure.removesuffix('_at_letting_years')}, {p.name}"
+            name = p.name if len(p.name) <= 30 else f"{p.name[:27]}..."
+            what = f"{p.measure.removesuffix('_at_letting_years')}, {name}"
             print(
-                f"{what:<44} {format(p.observed, fmt):>9} {format(p.simulated, fmt):>9} "
-                f"{p.relative_error:>+7.1%}  {'yes' if p.within else 'no'}"
+                f"{what:<44} {p.use:<8} {format(p.observed, fmt):>9} "
+                f"{format(p.simulated, fmt):>9} {p.relative_error:>+7.1%}  "
+                f"{'yes' if p.within else 'no'}"
             )
     reg = out["regions"]
     if "window_stationary" in reg:
@@ -574,12 +602,8 @@ def cmd_national(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fit_line(k: int, rate: float, lettings: float) -> None:
-    print(
-        f"national fit: evaluation {k}, departure rate {rate:.5f}, {lettings:,.0f} lettings/yr",
-        file=sys.stderr,
-        flush=True,
-    )
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _closer(executor):
@@ -849,8 +873,15 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument(
         "--fit-defaults",
         action="store_true",
-        help="first fit the national defaults' departure rate to CBS's national lettings "
-        "(161,000 in 2023); writes fitted_national.yaml beside the outputs",
+        help="first fit the national defaults' departure rate and urgent inflow to CBS's "
+        "national lettings (161,000 in 2023) and NOS's priority share in the 43 largest "
+        "municipalities (27%%, 2022); writes fitted_national.yaml beside the outputs",
+    )
+    n.add_argument(
+        "--fit-regions",
+        action="store_true",
+        help="then fit the values of region_overrides to the regions' own figures (use: fit "
+        "in national_targets.csv), starting from them; writes fitted_national_regions.yaml",
     )
     n.set_defaults(fn=cmd_national)
 
