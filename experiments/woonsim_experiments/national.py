@@ -386,16 +386,16 @@ def fit_defaults(
                 + " -> "
                 + ", ".join(f"{k} {v:.4g}" for k, v in zip(DEFAULT_FIT.values(), f, strict=True))
             )
-    k = int(np.argmin([np.max(np.abs(v) / np.array(rtol)) for v in solver.values]))
-    best = history[k]
+    b = solver.best_index()
+    best = history[b]
     return {
         "parameters": dict(DEFAULT_FIT),
         "fitted": dict(best["values"]),
         "targets": {k: float(v) for k, v in targets.items()},
         "at_fit": {k: best[k] for k in DEFAULT_FIT.values()},
-        "relative_errors": {
-            k: float(e) for k, e in zip(DEFAULT_FIT.values(), solver.values[k], strict=True)
-        },
+        "relative_errors": dict(
+            zip(DEFAULT_FIT.values(), map(float, solver.values[b]), strict=True)
+        ),
         "calibrated_regions": {
             "lettings_per_year": float(fixed[0]),
             "priority_lettings_per_year_43_largest": float(fixed[1]),
@@ -441,12 +441,13 @@ class RelativeRoot:
             np.all(np.abs(self.values[-1]) <= self.rtol)
         )
 
-    def _best_index(self) -> int:
+    def best_index(self) -> int:
+        """The evaluation with the smallest largest |F| / rtol."""
         return int(np.argmin([np.max(np.abs(f) / self.rtol) for f in self.values]))
 
     @property
     def best(self) -> tuple[np.ndarray, np.ndarray]:
-        k = self._best_index()
+        k = self.best_index()
         return np.exp(self.points[k]), self.values[k]
 
     def ask(self) -> np.ndarray:
@@ -470,7 +471,7 @@ class RelativeRoot:
             du, dg = self.points[-1] - self.points[-2], self._logs[-1] - self._logs[-2]
             j = self.jacobian
             self.jacobian = j + np.outer(dg - j @ du, du) / float(du @ du)
-        b = self._best_index()
+        b = self.best_index()
         try:
             du = -np.linalg.solve(self.jacobian, self._logs[b])
         except np.linalg.LinAlgError:
