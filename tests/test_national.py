@@ -189,10 +189,15 @@ def test_default_overrides_reach_the_default_regions_only(regions):
     rate = ns.default_overrides["flows.departure_rate"]
     haaglanden = load_scenario(ROOT / "experiments" / "scenarios" / "haaglanden.yaml")
     assert rate != haaglanden.flows.departure_rate
+    urgent = ns.default_overrides["groups[urgent].inflow_per_1000_households"]
+    h = {g.name: g for g in haaglanden.groups}
+    assert urgent != h["urgent"].inflow_per_1000_households
     for _, sc, label in regions:
+        g = {x.name: x for x in sc.groups}
         if label == "national_default":
             assert sc.flows.departure_rate == rate
-            assert sc.groups == haaglanden.groups
+            assert g["urgent"].inflow_per_1000_households == urgent
+            assert all(g[k] == h[k] for k in h if k != "urgent")
         elif takes_defaults(label):
             assert sc.flows.departure_rate == rate
         else:
@@ -217,7 +222,10 @@ def test_region_overrides_reach_their_region_only(regions):
         same = ("studenten", "statushouders", "arbeidsmigranten")
         h = {x.name: x for x in haaglanden.groups}
         assert all(g[k] == h[k] for k in same)
-    assert {x.name: x for x in by["CR01"].groups} == {x.name: x for x in haaglanden.groups}
+    # a region without overrides has the defaults' values
+    plain = {x.name: x for x in by["CR01"].groups}
+    assert plain["starters"].registration_lead_years == h["starters"].registration_lead_years
+    assert plain["urgent"].inflow_per_1000_households == ns.default_overrides[urgent]
 
 
 def test_bad_region_override_is_one_line():
@@ -281,12 +289,14 @@ def test_regional_fit_recovers_known_values():
     lead = "groups[starters|doorstromers].registration_lead_years"
     urgent = "groups[urgent].inflow_per_1000_households"
     rows = national_targets()
-    mine = rows[rows["area"].eq("GM0014") & rows["use"].eq("fit")].reset_index(drop=True)
+    wanted = ["registration_time_at_letting_years", "share_lettings_priority"]
+    mine = rows[rows["area"].eq("GM0014") & rows["measure"].isin(wanted)]
+    mine = mine.assign(use="fit").reset_index(drop=True)
     truth_ns = ns.model_copy(update={"region_overrides": {"CR03": {lead: 4.0, urgent: 7.0}}})
     sc = {r: s for r, s, _ in region_scenarios(truth_ns, base)}["CR03"]
     made = _observe_region(("CR03", sc, 7, mine.to_dict("records")))[:-1]
     synthetic = mine.assign(value=made)
-    start = ns.model_copy(update={"region_overrides": {"CR03": ns.region_overrides["CR03"]}})
+    start = ns.model_copy(update={"region_overrides": {"CR03": {lead: 3.0, urgent: 12.0}}})
     fit = fit_regions(start, base, 7, targets=synthetic, check_replications=2)["CR03"]
     assert max(abs(e) for e in fit["relative_errors_at_fit"]) <= 0.02
     assert fit["fitted"][lead] == pytest.approx(4.0, rel=0.15)
